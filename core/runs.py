@@ -1,0 +1,132 @@
+"""A run is a directory; this module is the one place that knows its layout.
+
+    <data root>/runs/<run id>/
+        config.yaml     the RunConfig the trainer reads (and nothing else)
+        status.json     {"state", "step", "total_steps", "message", "pid", ...}, replaced atomically
+        metrics.jsonl   one JSON object per logged step / evaluation, appended
+        train.log       everything the training process printed
+        eval.json       final validation metrics, confusion matrix and labels
+        adapter/        the trained adapter (or full model), tokenizer and label map
+        checkpoints/    Trainer checkpoints (resume from here)
+
+The data root is `$STUDIO_DATA`, or `studio-data/` in the working directory (ignored by git).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from core.settings import RunConfig
+
+CONFIG_FILE = "config.yaml"
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.jsonl"
+LOG_FILE = "train.log"
+EVAL_FILE = "eval.json"
+ADAPTER_DIR = "adapter"
+CHECKPOINT_DIR = "checkpoints"
+
+ACTIVE_STATES = ("queued", "starting", "running", "stopping")
+FINAL_STATES = ("completed", "stopped", "failed")
+
+
+def data_root() -> Path:
+    root = Path(os.environ.get("STUDIO_DATA", "studio-data")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def runs_root() -> Path:
+    path = data_root() / "runs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def create_run(config: RunConfig, root: Path | None = None) -> Path:
+    """Make a new run directory holding `config.yaml` and a 'queued' status.
+
+    Returns:
+        The run directory; its name is a sortable time stamp plus the config's name.
+    """
+    root = root or runs_root()
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", config.name or "run").strip("-")[:40] or "run"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = root / f"{stamp}-{slug}"
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = root / f"{stamp}-{slug}-{suffix}"
+    run_dir.mkdir(parents=True)
+    config.save(run_dir / CONFIG_FILE)
+    write_status(run_dir, state="queued", message="Waiting to start", step=0, total_steps=0)
+    return run_dir
+
+
+def write_status(run_dir: Path, **changes) -> dict:
+    """Merge `changes` into status.json, replacing the file atomically so readers never see half."""
+    run_dir = Path(run_dir)
+    status = read_status(run_dir)
+    status.update(changes, updated=time.time())
+    tmp = run_dir / f".{STATUS_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(status))
+    os.replace(tmp, run_dir / STATUS_FILE)
+    return status
+
+
+def read_status(run_dir: Path) -> dict:
+    path = Path(run_dir) / STATUS_FILE
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def append_metrics(run_dir: Path, record: dict) -> None:
+    with open(Path(run_dir) / METRICS_FILE, "a") as out:
+        out.write(json.dumps(record) + "\n")
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """All metric records so far; a half-written last line (the trainer is mid-write) is skipped."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def tail_log(run_dir: Path, lines: int = 30) -> str:
+    path = Path(run_dir) / LOG_FILE
+    if not path.exists():
+        return ""
+    with open(path, "rb") as log:
+        log.seek(0, os.SEEK_END)
+        size = log.tell()
+        log.seek(max(0, size - 64_000))
+        text = log.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def read_eval(run_dir: Path) -> dict:
+    path = Path(run_dir) / EVAL_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    return RunConfig.load(Path(run_dir) / CONFIG_FILE)
+
+
+def list_runs(root: Path | None = None) -> list[Path]:
+    """Run directories, newest first."""
+    root = root or runs_root()
+    runs = [p for p in root.iterdir() if (p / CONFIG_FILE).exists()] if root.exists() else []
+    return sorted(runs, key=lambda p: p.name, reverse=True)
