@@ -1,0 +1,68 @@
+"""Use a trained adapter: load it once, then predict labels with probabilities ("try it")."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import runs
+from core.models import resolve_model_path
+
+
+@dataclass
+class Classifier:
+    model: object
+    tokenizer: object
+    labels: list[str]
+    max_length: int
+
+
+def load_classifier(run_dir: Path) -> Classifier:
+    """Rebuild base model + adapter from a finished run directory.
+
+    Raises:
+        FileNotFoundError: the run has no saved adapter yet.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    adapter_dir = Path(run_dir) / runs.ADAPTER_DIR
+    meta_file = adapter_dir / "labels.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(f"No trained adapter in {adapter_dir}: the run has not saved one yet.")
+    meta = json.loads(meta_file.read_text())
+    labels = meta["labels"]
+    tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
+    if meta.get("method") == "full":
+        model = AutoModelForSequenceClassification.from_pretrained(str(adapter_dir))
+    else:
+        from peft import PeftModel
+
+        base = AutoModelForSequenceClassification.from_pretrained(
+            resolve_model_path(meta["base_model"]), num_labels=len(labels),
+            id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)},
+        )
+        base.config.pad_token_id = tokenizer.pad_token_id
+        model = PeftModel.from_pretrained(base, str(adapter_dir))
+    model.eval()
+    config = runs.read_config(run_dir)
+    return Classifier(model, tokenizer, labels, config.training.max_length)
+
+
+def predict(classifier: Classifier, texts: list[str]) -> list[dict]:
+    """For each text: the predicted label, its probability and every label's probability."""
+    import torch
+
+    batch = classifier.tokenizer(texts, truncation=True, max_length=classifier.max_length,
+                                 padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        probs = torch.softmax(classifier.model(**batch).logits.float(), dim=-1)
+    results = []
+    for row in probs.tolist():
+        best = max(range(len(row)), key=row.__getitem__)
+        results.append({
+            "label": classifier.labels[best],
+            "probability": row[best],
+            "probabilities": dict(zip(classifier.labels, row)),
+        })
+    return results

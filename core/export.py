@@ -1,0 +1,75 @@
+"""Package a finished run for download: adapter files, the run's config and a model card."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from core import runs
+
+
+def model_card(run_dir: Path) -> str:
+    """A short README for the adapter: base model, data, settings, results, how to load it."""
+    config = runs.read_config(run_dir)
+    evaluation = runs.read_eval(run_dir)
+    status = runs.read_status(run_dir)
+    lines = [
+        f"# LoRA adapter: {config.name or Path(run_dir).name}",
+        "",
+        "Trained with Finetune Studio.",
+        "",
+        f"- Base model: `{config.model.name_or_path}` ({config.model.task})",
+        f"- Data: `{Path(config.data.path).name}`, fingerprint `{config.data.fingerprint or 'n/a'}`, "
+        f"text column `{config.data.text_column}`, label column `{config.data.label_column}`",
+        f"- LoRA: rank {config.lora.r}, alpha {config.lora.alpha}, dropout {config.lora.dropout}",
+        f"- Training: {config.training.num_train_epochs:g} epoch(s), learning rate "
+        f"{config.training.learning_rate:g}, batch {config.training.per_device_train_batch_size}, "
+        f"max length {config.training.max_length}, seed {config.training.seed}",
+        f"- Steps: {status.get('step', '?')}; outcome: {status.get('state', '?')}",
+    ]
+    if evaluation:
+        lines += [
+            f"- Validation accuracy: {evaluation['accuracy']:.3f}, macro-F1 "
+            f"{evaluation['macro_f1']:.3f} on {evaluation['n_validation']} rows "
+            f"(always guessing the commonest label: {evaluation['chance_accuracy']:.3f})",
+            f"- Labels: {', '.join(evaluation['labels'])}",
+        ]
+    lines += [
+        "",
+        "## Load it",
+        "```python",
+        "from transformers import AutoModelForSequenceClassification",
+        "from peft import PeftModel",
+        f"base = AutoModelForSequenceClassification.from_pretrained(BASE_MODEL, num_labels="
+        f"{len(evaluation.get('labels', [])) or 'N'})",
+        'model = PeftModel.from_pretrained(base, "adapter")',
+        "```",
+        "",
+        "Retrain exactly: `python -m core.train --config config.yaml`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def adapter_zip(run_dir: Path) -> bytes:
+    """A zip holding adapter/ (weights, tokenizer, label map), config.yaml, eval.json and README.md.
+
+    Raises:
+        FileNotFoundError: the run saved no adapter.
+    """
+    run_dir = Path(run_dir)
+    adapter_dir = run_dir / runs.ADAPTER_DIR
+    if not adapter_dir.is_dir():
+        raise FileNotFoundError(f"No adapter in {run_dir}: the run has not finished.")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(adapter_dir.rglob("*")):
+            if path.is_file() and path.name != "training_args.bin":  # a pickle: never shipped
+                archive.write(path, f"adapter/{path.relative_to(adapter_dir)}")
+        archive.write(run_dir / runs.CONFIG_FILE, "config.yaml")
+        evaluation = runs.read_eval(run_dir)
+        if evaluation:
+            archive.writestr("eval.json", json.dumps(evaluation, indent=1))
+        archive.writestr("README.md", model_card(run_dir))
+    return buffer.getvalue()

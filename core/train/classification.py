@@ -1,0 +1,166 @@
+"""Sequence classification: text (and optional second text) → label, with encoders or decoders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.data.detect import check_labels
+from core.data.load import DataError, load_table
+from core.settings import RunConfig
+
+
+def prepare_frames(config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Load the data file, clean the label/text columns and split train/validation.
+
+    Returns:
+        (train, validation, labels): frames with columns text[, text_pair], label (str); the
+        sorted label names.
+
+    Raises:
+        DataError: a column is missing, or the labels cannot train a classifier.
+    """
+    data = config.data
+    table = load_table(data.path)
+    wanted = {"text": data.text_column, "label": data.label_column}
+    if data.text_pair_column:
+        wanted["text_pair"] = data.text_pair_column
+    missing = [col for col in wanted.values() if col not in table.columns]
+    if missing:
+        raise DataError(
+            f"The data has no column(s) {missing}; it has {list(table.columns)}. "
+            "Map the columns again on the Data page."
+        )
+    frame = table[list(wanted.values())].rename(columns={v: k for k, v in wanted.items()})
+    for col in frame.columns:
+        frame[col] = frame[col].map(lambda v: "" if v is None or v != v else str(v).strip())
+    frame = frame[(frame["text"] != "") & (frame["label"] != "")].reset_index(drop=True)
+    check_labels(frame, "label")
+    labels = sorted(frame["label"].unique())
+    train, val = split_frame(frame, data.validation_fraction, data.split_seed)
+    if len(train) < 2 or len(val) < 1:
+        raise DataError(f"Only {len(frame)} usable rows: add more examples (at least 10).")
+    return train, val, labels
+
+
+def split_frame(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified split: each label keeps its share in validation (labels with one row train only)."""
+    rng = np.random.default_rng(seed)
+    val_index = []
+    for _, rows in frame.groupby("label", sort=True):
+        index = rows.index.to_numpy().copy()
+        rng.shuffle(index)
+        take = int(round(len(index) * fraction)) if len(index) > 1 else 0
+        val_index.extend(index[:take])
+    is_val = frame.index.isin(val_index)
+    return frame[~is_val].reset_index(drop=True), frame[is_val].reset_index(drop=True)
+
+
+def tokenize_frames(tokenizer, frames: dict[str, pd.DataFrame], labels: list[str], max_length: int):
+    """Tokenise once, without padding (the collator pads each batch to its own longest row)."""
+    from datasets import Dataset
+
+    label_ids = {name: i for i, name in enumerate(labels)}
+    tokenized = {}
+    for split, frame in frames.items():
+        pair = frame["text_pair"].tolist() if "text_pair" in frame else None
+        enc = tokenizer(frame["text"].tolist(), pair, truncation=True, max_length=max_length)
+        columns = {key: enc[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in enc}
+        columns["labels"] = [label_ids[v] for v in frame["label"]]
+        columns["length"] = [len(ids) for ids in enc["input_ids"]]
+        tokenized[split] = Dataset.from_dict(columns)
+    return tokenized
+
+
+def load_model(config: RunConfig, model_path: str, labels: list[str]):
+    """The base classifier with a LoRA adapter (or all weights trainable for method 'full')."""
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:  # decoder models: pad with EOS, attention mask hides it
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_path,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    # transformers 5 scales the loss wrongly for models whose forward takes **kwargs under DDP or
+    # gradient accumulation (the BERT classifier logged 1.36 instead of 0.69): see ENGINES.md.
+    model.accepts_loss_kwargs = False
+    if config.lora.method == "full":
+        return model, tokenizer
+    lora = config.lora
+    peft_config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=_target_modules(lora.target_modules),
+        modules_to_save=lora.modules_to_save or None,
+        use_rslora=lora.use_rslora,
+        use_dora=lora.use_dora,
+    )
+    return get_peft_model(model, peft_config), tokenizer
+
+
+def _target_modules(names: list[str]):
+    if not names:
+        return None  # peft's per-architecture defaults (query/value for BERT, q/v_proj for Llama)
+    if names == ["all-linear"]:
+        return "all-linear"
+    return list(names)
+
+
+def classification_metrics(logits: np.ndarray, label_ids: np.ndarray, n_labels: int) -> dict:
+    """Accuracy, macro-F1 and the confusion matrix (rows: true label, columns: predicted)."""
+    predicted = logits.argmax(axis=-1)
+    confusion = np.zeros((n_labels, n_labels), dtype=int)
+    np.add.at(confusion, (label_ids, predicted), 1)
+    true_pos = np.diag(confusion).astype(float)
+    precision = true_pos / np.maximum(confusion.sum(axis=0), 1)
+    recall = true_pos / np.maximum(confusion.sum(axis=1), 1)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
+    return {
+        "accuracy": float(true_pos.sum() / max(1, confusion.sum())),
+        "macro_f1": float(f1.mean()),
+        "per_class_f1": f1.round(4).tolist(),
+        "confusion": confusion.tolist(),
+    }
+
+
+def compute_eval_metrics(eval_pred) -> dict:
+    """The Trainer's compute_metrics hook: accuracy and macro-F1 on the validation split."""
+    logits, label_ids = eval_pred.predictions, eval_pred.label_ids
+    if isinstance(logits, tuple):
+        logits = logits[0]
+    metrics = classification_metrics(np.asarray(logits), np.asarray(label_ids), np.asarray(logits).shape[-1])
+    return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+
+
+def predict_logits(model, dataset, collator, batch_size: int = 64) -> np.ndarray:
+    """Logits for every row of a tokenised dataset, in the dataset's order.
+
+    Rows are batched by length (less padding) and put back in order afterwards; the Trainer's own
+    predict would return them in its length-grouped sampler's order.
+    """
+    import torch
+
+    order = np.argsort(np.asarray(dataset["length"]), kind="stable")
+    features = [
+        {k: v for k, v in dataset[int(i)].items() if k not in ("labels", "length")} for i in order
+    ]
+    device = next(model.parameters()).device
+    model.eval()
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, len(features), batch_size):
+            batch = collator(features[start:start + batch_size])
+            batch = {k: v.to(device) for k, v in batch.items()}
+            chunks.append(model(**batch).logits.float().cpu().numpy())
+    logits = np.concatenate(chunks) if chunks else np.zeros((0, 0))
+    restored = np.empty_like(logits)
+    restored[order] = logits
+    return restored
