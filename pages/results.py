@@ -1,0 +1,66 @@
+"""Step 4 · Results: how good the model is, try it, download it."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import runs
+from core.export import adapter_zip
+from core.plots.training import confusion_figure
+from pages.common import readiness, stepper
+
+stepper("Results")
+st.header("How good is your model?")
+
+run_dir = st.session_state.get("run_dir")
+done, reason = readiness()["Results"]
+if not done:
+    st.info(reason)
+    if st.button("Go to training"):
+        st.switch_page("pages/train.py")
+    st.stop()
+
+path = Path(run_dir)
+evaluation = runs.read_eval(path)
+if not evaluation:
+    st.warning("This run saved an adapter but no evaluation. Train again to measure it.")
+    st.stop()
+
+chance = evaluation["chance_accuracy"]
+cols = st.columns(3)
+cols[0].metric("Validation accuracy", f"{evaluation['accuracy']:.1%}",
+               delta=f"{evaluation['accuracy'] - chance:+.1%} vs. always guessing the commonest label")
+cols[1].metric("Macro-F1", f"{evaluation['macro_f1']:.3f}", help="Average F1 over labels: rare labels count as much as common ones.")
+cols[2].metric("Validation rows", f"{evaluation['n_validation']:,}")
+if evaluation["accuracy"] < chance + 0.05:
+    st.warning("The model barely beats guessing. Try the Balanced preset, more data, or check the labels.")
+
+st.subheader("Where it gets confused")
+st.plotly_chart(confusion_figure(evaluation["confusion"], evaluation["labels"]), width="stretch")
+if evaluation.get("mistakes"):
+    with st.expander(f"Examples it got wrong ({len(evaluation['mistakes'])} shown)"):
+        st.dataframe(evaluation["mistakes"], width="stretch")
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading your model…")
+def classifier_for(run: str):
+    from core.evaluate import load_classifier
+
+    return load_classifier(Path(run))
+
+
+st.subheader("Try it")
+sentence = st.text_input("Type a sentence", placeholder="The battery died after two days.")
+if sentence.strip():
+    from core.evaluate import predict
+
+    result = predict(classifier_for(run_dir), [sentence])[0]
+    st.markdown(f"Predicted label: **{result['label']}** ({result['probability']:.0%} sure)")
+    st.bar_chart(result["probabilities"], horizontal=True, height=160)
+
+st.subheader("Download")
+st.download_button(
+    "Download the adapter (.zip)", data=adapter_zip(path), file_name=f"{path.name}-adapter.zip",
+    mime="application/zip", type="primary", icon=":material/download:",
+)
+st.caption("Holds the adapter weights, tokenizer, label names, this run's config and a model card.")

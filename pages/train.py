@@ -1,0 +1,111 @@
+"""Step 3 · Train: pick a preset (or every setting in Expert mode), start, watch it live, stop."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import jobs, runs
+from core.plots.training import loss_figure
+from core.settings import PRESETS, apply_preset
+from pages.common import get_config, is_expert, readiness, set_config, setting_input, stepper
+
+EXPERT_SETTINGS = [
+    ("training", "learning_rate"), ("training", "num_train_epochs"),
+    ("training", "per_device_train_batch_size"), ("training", "max_length"),
+    ("lora", "r"), ("lora", "alpha"), ("lora", "dropout"), ("lora", "target_modules"),
+]
+
+stepper("Train")
+st.header("Train your model")
+
+config = get_config()
+ready = readiness()
+run_dir = st.session_state.get("run_dir")
+if not run_dir:  # a reload or a second tab: find the job that is still running
+    found = jobs.active_run()
+    run_dir = st.session_state["run_dir"] = str(found) if found else None
+status = jobs.refresh_status(Path(run_dir)) if run_dir else {}
+active = status.get("state") in runs.ACTIVE_STATES
+
+preset = st.radio(
+    "How much effort?", list(PRESETS), horizontal=True, disabled=active,
+    index=list(PRESETS).index(st.session_state["preset"]),
+    captions=[PRESETS[name]["summary"] for name in PRESETS],
+)
+if preset != st.session_state["preset"]:
+    st.session_state["preset"] = preset
+    config = apply_preset(config, preset)
+    set_config(config)
+
+if is_expert():
+    with st.expander("All training settings", expanded=True):
+        cols = st.columns(4)
+        changes: dict[str, dict] = {"training": {}, "lora": {}}
+        for i, (section, name) in enumerate(EXPERT_SETTINGS):
+            current = getattr(getattr(config, section), name)
+            with cols[i % 4]:
+                changes[section][name] = setting_input(section, name, current)
+        try:
+            config = config.replace(**changes)
+            set_config(config)
+        except ValueError as err:
+            st.error(f"{err}. The previous value is kept.", icon=":material/error:")
+
+blocked = [f"{step}: {why}" for step, (ok, why) in ready.items() if step in ("Model", "Data") and not ok]
+for reason in blocked:
+    st.warning(reason, icon=":material/block:")
+if st.button("Start training", type="primary", disabled=bool(blocked) or active,
+             icon=":material/play_arrow:"):
+    run_dir = str(jobs.start_job(config.replace(name=f"{preset.lower()}")))
+    st.session_state["run_dir"] = run_dir
+    st.rerun()
+if active:
+    st.caption("A run is in progress: settings are locked until it ends or you stop it.")
+
+
+def render_live(run_dir: str) -> None:
+    """Progress, loss chart, throughput and log tail; polled from the run directory's files."""
+    path = Path(run_dir)
+    status = jobs.refresh_status(path)
+    state = status.get("state", "queued")
+    step, total = status.get("step", 0), status.get("total_steps", 0)
+    eta = status.get("eta_s")
+    eta_text = f" · about {eta:.0f} s left" if eta and state == "running" else ""
+    st.progress(min(1.0, step / total) if total else 0.0,
+                text=f"{state.capitalize()} · step {step} of {total or '?'}{eta_text}")
+    metrics = runs.read_metrics(path)
+    train_points = [m for m in metrics if "loss" in m]
+    cols = st.columns(3)
+    if train_points:
+        cols[0].metric("Training loss", f"{train_points[-1]['loss']:.3f}")
+    evals = [m for m in metrics if "eval_loss" in m]
+    if evals:
+        cols[1].metric("Validation accuracy", f"{evals[-1].get('eval_accuracy', 0):.1%}")
+    speed = [m["tokens_per_s"] for m in metrics if "tokens_per_s" in m]
+    if speed:
+        cols[2].metric("Speed", f"{speed[-1]:,.0f} tokens/s")
+    if metrics:
+        st.plotly_chart(loss_figure(metrics, smooth=0.6), width="stretch")
+    if state in runs.ACTIVE_STATES and st.button("Stop", icon=":material/stop:"):
+        jobs.stop_job(path)
+    if state == "failed":
+        st.error(status.get("message", "Training failed."), icon=":material/error:")
+        st.code(runs.tail_log(path, 25) or "(the log is empty)", language="text")
+    elif state in ("completed", "stopped"):
+        st.success(status.get("message", "Done."), icon=":material/check_circle:")
+        if st.button("Next: see the results", type="primary"):
+            st.switch_page("pages/results.py")
+    with st.expander("Log"):
+        st.code(runs.tail_log(path, 15) or "(nothing yet)", language="text")
+    if state not in runs.ACTIVE_STATES and st.session_state.get("_was_active"):
+        st.session_state["_was_active"] = False
+        st.rerun()  # leave polling mode: the whole page redraws once with the final state
+    st.session_state["_was_active"] = state in runs.ACTIVE_STATES
+
+
+if run_dir:
+    st.subheader(f"Run {Path(run_dir).name}")
+    st.fragment(run_every=2 if active else None)(render_live)(run_dir)
+    with st.expander("Run it headless (same config, from a terminal)"):
+        st.code(f"python -m core.train --config {Path(run_dir) / runs.CONFIG_FILE}", language="bash")
+        st.code((Path(run_dir) / runs.CONFIG_FILE).read_text(), language="yaml")

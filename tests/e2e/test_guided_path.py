@@ -1,0 +1,145 @@
+"""The whole guided path in a real browser: Home → Model → Data → Train → Results → download.
+
+Starts `streamlit run app.py` on a free port and drives Debian's headless Chromium with Playwright.
+Screenshots of every step land in test-artifacts/e2e/ (look at them).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    port = _free_port()
+    env = dict(os.environ, STUDIO_DATA=str(tmp_path_factory.mktemp("studio-data")))
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield url
+    os.killpg(server.pid, 15)
+    server.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (.ci/setup installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _settle(page) -> None:
+    """Wait until Streamlit has finished running the script (no 'Running…' indicator)."""
+    page.wait_for_selector("[data-testid='stApp']")
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_guided_path_to_downloaded_adapter(app_url, browser):
+    started = time.time()
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page.goto(app_url)
+    _settle(page)
+    page.get_by_text("CPU cores").wait_for()
+    _shot(page, "01-home")
+    page.get_by_role("button", name="Start").click()
+
+    page.get_by_text("Ready: all-MiniLM-L6-v2").wait_for(timeout=30_000)
+    _settle(page)
+    _shot(page, "02-model")
+    page.get_by_role("button", name="Next: your data").click()
+
+    page.get_by_role("button", name="Use the sample data").click()
+    page.get_by_text("2,483 rows").wait_for(timeout=30_000)
+    _settle(page)
+    _shot(page, "03-data")
+    page.get_by_role("button", name="Next: train").click()
+
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"Running · step \d+ of \d+")).wait_for(timeout=60_000)
+    _shot(page, "04-train-running")
+
+    # A reload (or a second tab) starts a new session: it must find the running job again.
+    page.goto(f"{app_url}/train")
+    page.get_by_text(re.compile(r"(Running|Completed) · step \d+ of \d+")).wait_for(timeout=60_000)
+
+    page.get_by_role("button", name="Next: see the results").wait_for(timeout=240_000)
+    _settle(page)
+    _shot(page, "05-train-done")
+    page.get_by_role("button", name="Next: see the results").click()
+
+    page.get_by_text("Validation accuracy").wait_for(timeout=30_000)
+    accuracy_text = page.locator("[data-testid='stMetricValue']").first.inner_text()
+    accuracy = float(accuracy_text.strip("%")) / 100
+    assert accuracy > 0.6, f"validation accuracy {accuracy} is not well above chance (0.40)"
+
+    box = page.get_by_label("Type a sentence")
+    box.fill("Absolutely terrible. It broke after one day and support never answered.")
+    box.press("Enter")
+    page.get_by_text("Predicted label:").wait_for(timeout=60_000)
+    _settle(page)
+    assert "negative" in page.get_by_text("Predicted label:").inner_text().lower()
+    _shot(page, "06-results")
+
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download the adapter (.zip)").click()
+    data = Path(download_info.value.path()).read_bytes()
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert "adapter/adapter_model.safetensors" in names
+    assert {"config.yaml", "README.md", "eval.json"} <= set(names)
+    print(f"guided path: clicked through to a downloaded adapter in {time.time() - started:.0f} s "
+          f"(validation accuracy {accuracy:.1%})")
