@@ -30,7 +30,7 @@ FSDP_RESHARD = {"full_shard": True, "shard_grad_op": False, "hybrid_shard": True
 
 
 def resolved_precision(config: RunConfig, cpu: bool = False, gpu_name: str = "") -> str:
-    """"fp32", "bf16" or "fp16": what "auto" becomes. On CPU fp32 (bf16 autocast did not help at
+    """ "fp32", "bf16" or "fp16": what "auto" becomes. On CPU fp32 (bf16 autocast did not help at
     these model sizes, ENGINES.md); on GPUs bf16, or fp16 on GPUs without bf16 (`gpu_name` given).
     """
     precision = config.training.precision
@@ -74,7 +74,9 @@ def _fsdp_sections(config: RunConfig) -> dict:
     return sections
 
 
-def accelerate_config(config: RunConfig, cpu: bool = False, deepspeed_file: str = DEEPSPEED_FILE) -> dict:
+def accelerate_config(
+    config: RunConfig, cpu: bool = False, deepspeed_file: str = DEEPSPEED_FILE
+) -> dict:
     """The `accelerate launch --config_file` contents for this run.
 
     Args:
@@ -109,8 +111,12 @@ def accelerate_config(config: RunConfig, cpu: bool = False, deepspeed_file: str 
         "downcast_bf16": "no",
     }
     if parallel.nodes > 1:
-        raw.update(main_process_ip=parallel.master_addr, main_process_port=parallel.master_port,
-                   rdzv_backend=parallel.rdzv_backend, same_network=True)
+        raw.update(
+            main_process_ip=parallel.master_addr,
+            main_process_port=parallel.master_port,
+            rdzv_backend=parallel.rdzv_backend,
+            same_network=True,
+        )
     if distributed == "FSDP":
         raw.update(_fsdp_sections(config))
     if distributed == "DEEPSPEED":
@@ -123,19 +129,26 @@ def accelerate_config(config: RunConfig, cpu: bool = False, deepspeed_file: str 
     return raw
 
 
-def accelerate_config_yaml(config: RunConfig, cpu: bool = False, deepspeed_file: str = DEEPSPEED_FILE) -> str:
+def accelerate_config_yaml(
+    config: RunConfig, cpu: bool = False, deepspeed_file: str = DEEPSPEED_FILE
+) -> str:
     """`accelerate_config` as a commented YAML file."""
     header = [
         f"# accelerate config for Finetune Studio run '{config.name or 'run'}'.",
         f"#   accelerate launch --config_file {ACCELERATE_FILE} -m {TRAIN_MODULE} --config {CONFIG_FILE}",
     ]
     if cpu:
-        header.append("# CPU recipe: MULTI_GPU + use_cpu false is how accelerate starts several CPU "
-                      "processes (gloo); the trainer sets use_cpu itself.")
+        header.append(
+            "# CPU recipe: MULTI_GPU + use_cpu false is how accelerate starts several CPU "
+            "processes (gloo); the trainer sets use_cpu itself."
+        )
     elif config.parallel.strategy == "deepspeed":
         header.append(f"# DeepSpeed settings live in {deepspeed_file}, next to this file.")
-    return "\n".join(header) + "\n" + yaml.safe_dump(accelerate_config(config, cpu, deepspeed_file),
-                                                     sort_keys=False)
+    return (
+        "\n".join(header)
+        + "\n"
+        + yaml.safe_dump(accelerate_config(config, cpu, deepspeed_file), sort_keys=False)
+    )
 
 
 def _offload(device: str, nvme_path: str) -> dict:
@@ -165,15 +178,19 @@ def _zero_section(config: RunConfig) -> dict:
     return zero
 
 
-def deepspeed_config(config: RunConfig) -> dict:
+def deepspeed_config(config: RunConfig, precision: str | None = None) -> dict:
     """The DeepSpeed JSON for this run, every value real (no "auto").
 
     train_batch_size = micro batch × accumulation × data-parallel processes, which is what
     DeepSpeed asserts at start-up and what the Trainer checks against its own arguments. Pass the
     same dict as `TrainingArguments(deepspeed=...)` so the file and the run agree.
+
+    Args:
+        config: the run's settings.
+        precision: the precision the trainer really uses; default: `resolved_precision(config)`.
     """
     training, parallel = config.training, config.parallel
-    precision = resolved_precision(config)
+    precision = precision or resolved_precision(config)
     raw = {
         "train_batch_size": global_batch_size(config),
         "train_micro_batch_size_per_gpu": training.per_device_train_batch_size,
@@ -190,8 +207,12 @@ def deepspeed_config(config: RunConfig) -> dict:
         # DeepSpeed's own AdamW (CPU Adam when offloaded); same numbers as the Trainer would use.
         raw["optimizer"] = {
             "type": "AdamW",
-            "params": {"lr": training.learning_rate, "betas": [0.9, 0.999], "eps": 1e-8,
-                       "weight_decay": training.weight_decay},
+            "params": {
+                "lr": training.learning_rate,
+                "betas": [0.9, 0.999],
+                "eps": 1e-8,
+                "weight_decay": training.weight_decay,
+            },
         }
     if parallel.tensor_parallel > 1:
         raw["tensor_parallel"] = {"autotp_size": parallel.tensor_parallel}
@@ -215,14 +236,22 @@ def torchrun_command(config: RunConfig, config_path: str = CONFIG_FILE) -> list[
     if parallel.nodes == 1:
         argv.insert(1, "--standalone")
     else:
-        argv += ["--nnodes", str(parallel.nodes), "--rdzv_backend", parallel.rdzv_backend,
-                 "--rdzv_endpoint", f"{parallel.master_addr}:{parallel.master_port}",
-                 "--rdzv_id", "finetune-studio"]
+        argv += [
+            "--nnodes",
+            str(parallel.nodes),
+            "--rdzv_backend",
+            parallel.rdzv_backend,
+            "--rdzv_endpoint",
+            f"{parallel.master_addr}:{parallel.master_port}",
+            "--rdzv_id",
+            "finetune-studio",
+        ]
     return argv + _module_args(config_path)
 
 
-def accelerate_command(config: RunConfig, config_path: str = CONFIG_FILE,
-                       accelerate_file: str = ACCELERATE_FILE) -> list[str]:
+def accelerate_command(
+    config: RunConfig, config_path: str = CONFIG_FILE, accelerate_file: str = ACCELERATE_FILE
+) -> list[str]:
     """accelerate launch argv with the generated config file; on several nodes each node passes
     its own rank in $NODE_RANK."""
     argv = ["accelerate", "launch", "--config_file", accelerate_file]
@@ -235,12 +264,24 @@ def deepspeed_command(config: RunConfig, config_path: str = CONFIG_FILE) -> list
     """deepspeed launcher argv. --no_local_rank: the trainer reads LOCAL_RANK from the environment
     and its argument parser knows only --config. Several nodes read `hostfile` ("host slots=N")."""
     parallel = config.parallel
-    argv = ["deepspeed", "--num_nodes", str(parallel.nodes), "--num_gpus",
-            str(parallel.processes_per_node)]
+    argv = [
+        "deepspeed",
+        "--num_nodes",
+        str(parallel.nodes),
+        "--num_gpus",
+        str(parallel.processes_per_node),
+    ]
     if parallel.nodes > 1:
         argv += ["--hostfile", "hostfile", "--master_addr", parallel.master_addr]
-    argv += ["--master_port", str(parallel.master_port), "--no_local_rank", "--module",
-             TRAIN_MODULE, "--config", config_path]
+    argv += [
+        "--master_port",
+        str(parallel.master_port),
+        "--no_local_rank",
+        "--module",
+        TRAIN_MODULE,
+        "--config",
+        config_path,
+    ]
     return argv
 
 
@@ -258,7 +299,9 @@ def shell_line(argv: list[str]) -> str:
     return " ".join(f'"{arg}"' if re.fullmatch(r"\$\w+", arg) else shlex.quote(arg) for arg in argv)
 
 
-def sbatch_script(config: RunConfig, config_path: str = CONFIG_FILE, time_limit: str = "24:00:00") -> str:
+def sbatch_script(
+    config: RunConfig, config_path: str = CONFIG_FILE, time_limit: str = "24:00:00"
+) -> str:
     """A Slurm batch script: one srun task per node, each running torchrun with c10d rendezvous on
     the first node of the allocation (so the same script works on any nodes Slurm picks)."""
     parallel = config.parallel

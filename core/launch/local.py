@@ -34,8 +34,10 @@ def effective_strategy(config: RunConfig, hardware: Hardware) -> tuple[str, str]
     parallel = config.parallel
     requested, world = parallel.strategy, parallel.world_size
     if parallel.nodes > 1:
-        return NOT_RUNNABLE, (f"{parallel.nodes} nodes cannot start from this machine; submit the "
-                              "Slurm script (or run the torchrun command on every node).")
+        return NOT_RUNNABLE, (
+            f"{parallel.nodes} nodes cannot start from this machine; submit the "
+            "Slurm script (or run the torchrun command on every node)."
+        )
     if hardware.gpus:
         if requested in ("single", "ddp"):
             return _by_world(world, requested)
@@ -43,12 +45,16 @@ def effective_strategy(config: RunConfig, hardware: Hardware) -> tuple[str, str]
     if parallel.tensor_parallel > 1:
         return NOT_RUNNABLE, "Tensor parallelism runs on GPU clusters only; set its degree to 1."
     if requested == "deepspeed":
-        return NOT_RUNNABLE, ("DeepSpeed through the Trainer fails on CPU; choose DDP to run here "
-                              "(the exported DeepSpeed files are for a GPU cluster).")
+        return NOT_RUNNABLE, (
+            "DeepSpeed through the Trainer fails on CPU; choose DDP to run here "
+            "(the exported DeepSpeed files are for a GPU cluster)."
+        )
     if requested == "fsdp":
         strategy, how = _by_world(world, "ddp")
-        return strategy, (f"FSDP does not run on CPU: the engines silently fall back, so this runs "
-                          f"as {how[0].lower() + how[1:]}")
+        return strategy, (
+            f"FSDP does not run on CPU: the engines silently fall back, so this runs "
+            f"as {how[0].lower() + how[1:]}"
+        )
     return _by_world(world, requested)
 
 
@@ -80,8 +86,10 @@ def launch_command(config: RunConfig, config_path: str | Path) -> list[str]:
     """
     parallel = config.parallel
     if parallel.nodes > 1:
-        raise ConfigError(f"{parallel.nodes} nodes cannot be launched from this machine; submit the "
-                          "generated Slurm script instead.")
+        raise ConfigError(
+            f"{parallel.nodes} nodes cannot be launched from this machine; submit the "
+            "generated Slurm script instead."
+        )
     train = ["-m", TRAIN_MODULE, "--config", str(config_path)]
     world = parallel.world_size
     if world == 1:
@@ -89,8 +97,60 @@ def launch_command(config: RunConfig, config_path: str | Path) -> list[str]:
     if parallel.launcher == "accelerate":
         # MULTI_GPU, not MULTI_CPU: on CPU the latter silently runs one process (needs mpirun).
         # Precision "no" here: TrainingArguments sets ACCELERATE_MIXED_PRECISION from the config.
-        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-                "--num_processes", str(world), "--num_machines", "1", "--mixed_precision", "no",
-                "--dynamo_backend", "no", *train]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-            str(world), *train]
+        return [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(world),
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            *train,
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        str(world),
+        *train,
+    ]
+
+
+def trainer_parallel_arguments(config: RunConfig, hardware: Hardware) -> dict:
+    """Extra `TrainingArguments` keywords for the strategy that will really run here.
+
+    Built from `effective_strategy`, so FSDP is never requested where it would silently fall back
+    and the DeepSpeed dict is the same one the exported ds_config.json holds.
+
+    Returns:
+        {} for single/DDP; {"fsdp": True, "fsdp_config": {...}} for FSDP2;
+        {"deepspeed": {...}} for DeepSpeed.
+    """
+    from core.launch.files import FSDP_RESHARD, deepspeed_config, resolved_precision
+
+    strategy, _ = effective_strategy(config, hardware)
+    parallel = config.parallel
+    if strategy == "fsdp":
+        return {
+            "fsdp": True,
+            "fsdp_config": {
+                "version": 2,
+                "reshard_after_forward": FSDP_RESHARD[parallel.fsdp_sharding],
+                "cpu_offload": parallel.fsdp_cpu_offload,
+                "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+                "state_dict_type": "FULL_STATE_DICT",
+                "activation_checkpointing": config.training.gradient_checkpointing,
+            },
+        }
+    if strategy == "deepspeed":
+        gpu_name = hardware.gpus[0]["name"] if hardware.gpus else ""
+        precision = resolved_precision(config, not hardware.gpus, gpu_name)
+        return {"deepspeed": deepspeed_config(config, precision)}
+    return {}
