@@ -16,7 +16,8 @@ import shlex
 
 import yaml
 
-from core.launch.validate import NO_BF16_GPUS, global_batch_size
+from core.launch.batch import global_batch_size
+from core.launch.validate import NO_BF16_GPUS
 from core.settings import RunConfig
 
 ACCELERATE_FILE = "accelerate_config.yaml"

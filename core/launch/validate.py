@@ -11,10 +11,12 @@ checks its own rules first (see ../shared/ENGINES.md).
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 from dataclasses import dataclass
 
 from core.hardware import Hardware
+from core.launch.batch import batch_for_global, data_parallel_size, global_batch_size
 from core.settings import RunConfig
 
 ERROR, WARNING = "error", "warning"
@@ -33,38 +35,6 @@ class Problem:
     setting: str  # "section.field", e.g. "parallel.zero_stage"
     message: str  # what is wrong (with the value) and what to do
     scope: str = CONFIG
-
-
-def data_parallel_size(config: RunConfig) -> int:
-    """Processes that each see different examples: the world size over the tensor-parallel degree."""
-    parallel = config.parallel
-    return max(1, parallel.world_size // max(1, parallel.tensor_parallel))
-
-
-def global_batch_size(config: RunConfig) -> int:
-    """Examples per optimizer update: micro batch × gradient accumulation × data-parallel size."""
-    training = config.training
-    return (
-        training.per_device_train_batch_size
-        * training.gradient_accumulation_steps
-        * data_parallel_size(config)
-    )
-
-
-def batch_for_global(target: int, config: RunConfig) -> tuple[int, int] | None:
-    """Micro batch and accumulation that give `target` examples per update, or None if impossible.
-
-    Keeps the configured micro batch when it divides the share of each process, else the largest
-    micro batch below it that does (so memory per device never grows).
-    """
-    dp = data_parallel_size(config)
-    if target < 1 or target % dp:
-        return None
-    per_process = target // dp
-    micro = min(config.training.per_device_train_batch_size, per_process)
-    while per_process % micro:
-        micro -= 1
-    return micro, per_process // micro
 
 
 def _batch_problems(config: RunConfig, target: int | None) -> list[Problem]:
@@ -370,6 +340,21 @@ def _tensor_parallel_problems(config: RunConfig) -> list[Problem]:
     return problems
 
 
+def _optimizer_problems(config: RunConfig) -> list[Problem]:
+    optim = config.training.optim
+    if optim == "adamw_bnb_8bit" and importlib.util.find_spec("bitsandbytes") is None:
+        return [
+            Problem(
+                ERROR,
+                "training.optim",
+                "The 8-bit optimizer needs the bitsandbytes package, which is not installed "
+                "here. Install it (pip install bitsandbytes) or choose adamw_torch.",
+                MACHINE,
+            )
+        ]
+    return []
+
+
 def _precision_problems(config: RunConfig, hardware: Hardware) -> list[Problem]:
     precision = config.training.precision
     if precision == "bf16":
@@ -425,5 +410,6 @@ def validate_parallel(
         + _tensor_parallel_problems(config)
         + _strategy_problems(config, hardware)
         + _precision_problems(config, hardware)
+        + _optimizer_problems(config)
     )
     return sorted(problems, key=lambda problem: problem.severity != ERROR)

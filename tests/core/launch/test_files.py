@@ -7,6 +7,7 @@ import subprocess
 import pytest
 import yaml
 
+from core.launch.batch import global_batch_size
 from core.launch.files import (
     ACCELERATE_FILE,
     DEEPSPEED_FILE,
@@ -21,7 +22,6 @@ from core.launch.files import (
     shell_line,
     torchrun_command,
 )
-from core.launch.validate import global_batch_size
 from core.settings import RunConfig
 
 LAYOUTS = {

@@ -3,14 +3,8 @@
 import pytest
 
 from core.hardware import Hardware
-from core.launch.validate import (
-    ERROR,
-    MACHINE,
-    WARNING,
-    batch_for_global,
-    global_batch_size,
-    validate_parallel,
-)
+from core.launch.batch import batch_for_global, global_batch_size
+from core.launch.validate import ERROR, MACHINE, WARNING, validate_parallel
 from core.settings import RunConfig
 
 CPU = Hardware(cpu_cores=2, ram_gb=24, cpu_bf16=True)
