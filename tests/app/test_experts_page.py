@@ -1,0 +1,111 @@
+"""The experts' page: edits the shared config, shows checks and the generated files, saves and opens."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.settings import RunConfig
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "experts.py")
+
+
+def open_page(config: RunConfig | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if config is not None:
+        at.session_state["config"] = config
+    return at.run()
+
+
+def widget(at: AppTest, kind: str, key: str):
+    return getattr(at, kind)(key=key)
+
+
+@pytest.fixture(scope="module")
+def page() -> AppTest:
+    return open_page()
+
+
+def test_page_renders_with_the_default_config(page):
+    assert not page.exception
+    assert page.session_state["config"] == RunConfig()
+    assert page.metric[0].value == "16"
+    targets = widget(page, "multiselect", "expert.lora.target_modules")
+    assert {"query", "key", "value", "dense", "all-linear"} <= set(targets.options)
+    assert "Memory estimate not available" in " ".join(c.value for c in page.caption)
+
+
+def test_fsdp_on_cpu_says_ddp_runs_and_writes_back_to_the_config():
+    config = RunConfig().replace(parallel={"processes_per_node": 2})
+    at = open_page(config)
+    widget(at, "selectbox", "expert.parallel.strategy").select("fsdp").run()
+    assert not at.exception
+    assert at.session_state["config"].parallel.strategy == "fsdp"
+    assert any("silently train as plain DDP" in w.value for w in at.warning)
+    assert any("runs as **ddp**" in i.value for i in at.info)
+    assert at.metric[0].value == "32"  # 16 per device × 2 processes
+
+
+def test_parameter_offload_below_stage_3_is_an_error_and_exports_deepspeed_json():
+    config = RunConfig().replace(
+        parallel={
+            "strategy": "deepspeed",
+            "zero_stage": 2,
+            "offload_params": "cpu",
+            "processes_per_node": 2,
+        }
+    )
+    at = open_page(config)
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "parallel.offload_params" in errors and "stage 2" in errors
+    assert any('"train_batch_size": 32' in c.value for c in at.code)
+    assert any(c.value.startswith("deepspeed --num_nodes 1 --num_gpus 2") for c in at.code)
+
+
+def test_training_knob_changes_the_shared_config_and_global_batch():
+    at = open_page()
+    widget(at, "number_input", "expert.training.gradient_accumulation_steps").set_value(4).run()
+    assert at.session_state["config"].training.gradient_accumulation_steps == 4
+    assert at.metric[0].value == "64"
+    widget(at, "number_input", "expert.target_global_batch").set_value(48).run()
+    assert any("batch size 16 and gradient accumulation 3" in e.value for e in at.error)
+
+
+def test_target_modules_pick_from_the_models_layers():
+    at = open_page()
+    widget(at, "multiselect", "expert.lora.target_modules").set_value(
+        ["query", "value", "dense"]
+    ).run()
+    assert at.session_state["config"].lora.target_modules == ["query", "value", "dense"]
+
+
+def test_opened_config_replaces_every_setting(tmp_path):
+    wanted = RunConfig().replace(
+        parallel={
+            "strategy": "deepspeed",
+            "zero_stage": 3,
+            "offload_params": "cpu",
+            "nodes": 2,
+            "processes_per_node": 4,
+            "master_addr": "10.0.0.5",
+        },
+        training={"learning_rate": 2e-4, "optim": "adamw_torch_fused", "seed": 7},
+        lora={"target_modules": ["query", "value"], "r": 4},
+    )
+    text = wanted.save(tmp_path / "expert.yaml").read_text().encode()
+    at = open_page()
+    at.file_uploader(key="expert.open").set_value(("expert.yaml", text, "application/x-yaml")).run()
+    assert not at.exception
+    assert at.session_state["config"] == wanted
+    assert widget(at, "selectbox", "expert.parallel.strategy").value == "deepspeed"
+    assert widget(at, "number_input", "expert.training.seed").value == 7
+
+
+def test_broken_config_file_shows_a_message_not_a_traceback():
+    at = open_page()
+    bad = b"parallel:\n  strategy: ddp\n  gpus: 3\n"
+    at.file_uploader(key="expert.open").set_value(("bad.yaml", bad, "application/x-yaml")).run()
+    assert not at.exception
+    assert any("unknown setting(s) ['gpus']" in e.value for e in at.error)
+    assert at.session_state["config"] == RunConfig()
