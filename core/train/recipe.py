@@ -61,7 +61,7 @@ def explain_failure(err: BaseException) -> str:
 
 
 def _train(config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, resume) -> dict:
-    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer
+    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, set_seed
 
     from core.train import classification
 
@@ -71,6 +71,7 @@ def _train(config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, r
         )
     model_path = resolve_model_path(config.model.name_or_path)
     train_frame, val_frame, labels = classification.prepare_frames(config)
+    set_seed(config.training.seed)  # before the classifier head and LoRA weights are drawn
     model, tokenizer = classification.load_model(config, model_path, labels)
     datasets = classification.tokenize_frames(
         tokenizer, {"train": train_frame, "validation": val_frame}, labels, config.training.max_length
@@ -112,14 +113,18 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
     import torch
     from transformers import TrainingArguments
 
+    from core.hardware import detect_hardware
+    from core.launch.files import resolved_precision
+    from core.launch.local import trainer_parallel_arguments
+
+    hardware = detect_hardware()
     t = config.training
     world = int(os.environ.get("WORLD_SIZE", "1"))
     steps_per_epoch = max(1, -(-n_train // (t.per_device_train_batch_size * t.gradient_accumulation_steps * world)))
     total = t.max_steps if t.max_steps > 0 else max(1, int(steps_per_epoch * t.num_train_epochs))
     eval_steps = t.eval_steps or max(1, total // 5)
-    precision = t.precision
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    gpu_name = hardware.gpus[0]["name"] if hardware.gpus else ""
+    precision = resolved_precision(config, cpu=not hardware.gpus, gpu_name=gpu_name)
     return TrainingArguments(
         output_dir=str(run_dir / runs.CHECKPOINT_DIR),
         num_train_epochs=t.num_train_epochs,
@@ -156,6 +161,8 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
         report_to="none",
         disable_tqdm=True,
         save_only_model=False,
+        # FSDP / DeepSpeed only where they really run (never a silent fallback to DDP).
+        **trainer_parallel_arguments(config, hardware),
     )
 
 
