@@ -108,7 +108,7 @@ def stop_job(run_dir: Path) -> bool:
     """
     status = runs.read_status(run_dir)
     pid = status.get("pid")
-    if not is_alive(pid):
+    if status.get("state") not in runs.ACTIVE_STATES or not is_alive(pid):
         return False
     runs.write_status(run_dir, state="stopping", message="Stopping: saving the adapter as of this step")
     try:
