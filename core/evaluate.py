@@ -29,7 +29,9 @@ def load_classifier(run_dir: Path) -> Classifier:
     adapter_dir = Path(run_dir) / runs.ADAPTER_DIR
     meta_file = adapter_dir / "labels.json"
     if not meta_file.exists():
-        raise FileNotFoundError(f"No trained adapter in {adapter_dir}: the run has not saved one yet.")
+        raise FileNotFoundError(
+            f"No trained adapter in {adapter_dir}: the run has not saved one yet."
+        )
     meta = json.loads(meta_file.read_text())
     labels = meta["labels"]
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
@@ -39,8 +41,10 @@ def load_classifier(run_dir: Path) -> Classifier:
         from peft import PeftModel
 
         base = AutoModelForSequenceClassification.from_pretrained(
-            resolve_model_path(meta["base_model"]), num_labels=len(labels),
-            id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)},
+            resolve_model_path(meta["base_model"]),
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={n: i for i, n in enumerate(labels)},
         )
         base.config.pad_token_id = tokenizer.pad_token_id
         model = PeftModel.from_pretrained(base, str(adapter_dir))
@@ -53,16 +57,19 @@ def predict(classifier: Classifier, texts: list[str]) -> list[dict]:
     """For each text: the predicted label, its probability and every label's probability."""
     import torch
 
-    batch = classifier.tokenizer(texts, truncation=True, max_length=classifier.max_length,
-                                 padding=True, return_tensors="pt")
+    batch = classifier.tokenizer(
+        texts, truncation=True, max_length=classifier.max_length, padding=True, return_tensors="pt"
+    )
     with torch.inference_mode():
         probs = torch.softmax(classifier.model(**batch).logits.float(), dim=-1)
     results = []
     for row in probs.tolist():
         best = max(range(len(row)), key=row.__getitem__)
-        results.append({
-            "label": classifier.labels[best],
-            "probability": row[best],
-            "probabilities": dict(zip(classifier.labels, row)),
-        })
+        results.append(
+            {
+                "label": classifier.labels[best],
+                "probability": row[best],
+                "probabilities": dict(zip(classifier.labels, row, strict=True)),
+            }
+        )
     return results

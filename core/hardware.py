@@ -55,7 +55,9 @@ def detect_hardware() -> Hardware:
             gpus.append({"name": props.name, "memory_gb": round(props.total_memory / 1024**3, 1)})
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     return Hardware(
-        cpu_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+        cpu_cores=len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count() or 1,
         ram_gb=round(_ram_gb(), 1),
         cpu_bf16=_cpu_bf16(),
         gpus=gpus,

@@ -32,8 +32,12 @@ def train_command(config_path: Path, config: RunConfig) -> list[str]:
     return [sys.executable, "-m", "core.train", "--config", str(config_path)]
 
 
-def start_job(config: RunConfig, root: Path | None = None, resume: str | None = None,
-              run_dir: Path | None = None) -> Path:
+def start_job(
+    config: RunConfig,
+    root: Path | None = None,
+    resume: str | None = None,
+    run_dir: Path | None = None,
+) -> Path:
     """Write the config into a new run directory and start training it in the background.
 
     Args:
@@ -56,12 +60,23 @@ def start_job(config: RunConfig, root: Path | None = None, resume: str | None = 
         log.write(f"$ {' '.join(argv)}\n".encode())
         log.flush()
         process = subprocess.Popen(
-            argv, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True,
+            argv,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
     _children[process.pid] = process
-    runs.write_status(run_dir, state="starting", message="Starting the training process",
-                      pid=process.pid, command=argv, started=time.time())
+    runs.write_status(
+        run_dir,
+        state="starting",
+        message="Starting the training process",
+        pid=process.pid,
+        command=argv,
+        started=time.time(),
+    )
     return run_dir
 
 
@@ -88,14 +103,17 @@ def is_alive(pid: int | None) -> bool:
 def refresh_status(run_dir: Path) -> dict:
     """The run's status; a run whose process died without saying so is marked failed."""
     status = runs.read_status(run_dir)
-    if status.get("state") in ("starting", "running", "stopping") and not is_alive(status.get("pid")):
+    if status.get("state") in ("starting", "running", "stopping") and not is_alive(
+        status.get("pid")
+    ):
         time.sleep(0.2)  # the process may have written its final status just now
         status = runs.read_status(run_dir)
         if status.get("state") in ("starting", "running", "stopping"):
             status = runs.write_status(
-                run_dir, state="failed",
+                run_dir,
+                state="failed",
                 message="The training process ended without finishing (killed, or out of memory). "
-                        "The log below shows its last lines.",
+                "The log below shows its last lines.",
             )
     return status
 
@@ -110,7 +128,9 @@ def stop_job(run_dir: Path) -> bool:
     pid = status.get("pid")
     if status.get("state") not in runs.ACTIVE_STATES or not is_alive(pid):
         return False
-    runs.write_status(run_dir, state="stopping", message="Stopping: saving the adapter as of this step")
+    runs.write_status(
+        run_dir, state="stopping", message="Stopping: saving the adapter as of this step"
+    )
     try:
         os.killpg(os.getpgid(pid), signal.SIGTERM)
     except ProcessLookupError:

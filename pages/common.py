@@ -81,16 +81,39 @@ def setting_input(section: str, name: str, value, key: str | None = None):
     key = key or f"{section}.{name}"
     if info.get("choices"):
         choices = list(info["choices"])
-        return st.selectbox(label, choices, index=choices.index(value) if value in choices else 0,
-                            help=help_text, key=key)
+        return st.selectbox(
+            label,
+            choices,
+            index=choices.index(value) if value in choices else 0,
+            help=help_text,
+            key=key,
+        )
     if isinstance(value, bool):
         return st.toggle(label, value=value, help=help_text, key=key)
     if isinstance(value, int):
-        return int(st.number_input(label, value=value, step=1, help=help_text, key=key,
-                                   min_value=info.get("min"), max_value=info.get("max")))
+        return int(
+            st.number_input(
+                label,
+                value=value,
+                step=1,
+                help=help_text,
+                key=key,
+                min_value=info.get("min"),
+                max_value=info.get("max"),
+            )
+        )
     if isinstance(value, float):
-        return float(st.number_input(label, value=value, help=help_text, key=key, format="%g",
-                                     min_value=info.get("min"), max_value=info.get("max")))
+        return float(
+            st.number_input(
+                label,
+                value=value,
+                help=help_text,
+                key=key,
+                format="%g",
+                min_value=info.get("min"),
+                max_value=info.get("max"),
+            )
+        )
     if isinstance(value, list):
         text = st.text_input(label, value=", ".join(value), help=help_text, key=key)
         return [part.strip() for part in text.split(",") if part.strip()]

@@ -16,13 +16,15 @@ rows = []
 for run_dir in all_runs:
     status = jobs.refresh_status(run_dir)
     evaluation = runs.read_eval(run_dir)
-    rows.append({
-        "run": run_dir.name,
-        "state": status.get("state", "?"),
-        "step": f"{status.get('step', 0)}/{status.get('total_steps', 0)}",
-        "accuracy": round(evaluation["accuracy"], 3) if evaluation else None,
-        "message": status.get("message", ""),
-    })
+    rows.append(
+        {
+            "run": run_dir.name,
+            "state": status.get("state", "?"),
+            "step": f"{status.get('step', 0)}/{status.get('total_steps', 0)}",
+            "accuracy": round(evaluation["accuracy"], 3) if evaluation else None,
+            "message": status.get("message", ""),
+        }
+    )
 st.dataframe(rows, width="stretch", hide_index=True)
 
 chosen = st.selectbox("Run", [r["run"] for r in rows])

@@ -8,18 +8,21 @@ from pages.common import get_config, next_button, set_config, stepper
 
 stepper("Model")
 st.header("Choose a model")
-st.write("The model is the starting point: it already knows language; training teaches it your task.")
+st.write(
+    "The model is the starting point: it already knows language; training teaches it your task."
+)
 
 config = get_config()
 current = config.model.name_or_path
 sources = ["Embedded default (works offline)", "A folder on this computer", "Hugging Face Hub id"]
-if current == EMBEDDED_MODEL:
-    index = 0
-elif current.startswith(("/", ".", "~")):
-    index = 1
-else:
-    index = 2
-source = st.radio("Where is the model?", sources, index=index)
+if "model_source" not in st.session_state:  # first visit: show where the current model comes from
+    if current == EMBEDDED_MODEL:
+        st.session_state["model_source"] = sources[0]
+    elif current.startswith(("/", ".", "~")):
+        st.session_state["model_source"], st.session_state["model_folder"] = sources[1], current
+    else:
+        st.session_state["model_source"], st.session_state["model_hub"] = sources[2], current
+source = st.radio("Where is the model?", sources, key="model_source")
 
 if source == sources[0]:
     choice = EMBEDDED_MODEL
@@ -29,13 +32,16 @@ if source == sources[0]:
     )
 elif source == sources[1]:
     choice = st.text_input(
-        "Model folder", value=current if index == 1 else "",
+        "Model folder",
+        key="model_folder",
         placeholder="/path/to/model (the folder with config.json and model.safetensors)",
-    )
+    ).strip()
 else:
     choice = st.text_input(
-        "Hub id", value=current if index == 2 else "", placeholder="owner/model, e.g. distilbert/distilbert-base-uncased"
-    )
+        "Hub id",
+        key="model_hub",
+        placeholder="owner/model, e.g. distilbert/distilbert-base-uncased",
+    ).strip()
 
 if choice != current:
     set_config(config.replace(model={"name_or_path": choice}))

@@ -28,12 +28,21 @@ if not evaluation:
 
 chance = evaluation["chance_accuracy"]
 cols = st.columns(3)
-cols[0].metric("Validation accuracy", f"{evaluation['accuracy']:.1%}",
-               delta=f"{evaluation['accuracy'] - chance:+.1%} vs. always guessing the commonest label")
-cols[1].metric("Macro-F1", f"{evaluation['macro_f1']:.3f}", help="Average F1 over labels: rare labels count as much as common ones.")
+cols[0].metric(
+    "Validation accuracy",
+    f"{evaluation['accuracy']:.1%}",
+    delta=f"{evaluation['accuracy'] - chance:+.1%} vs. always guessing the commonest label",
+)
+cols[1].metric(
+    "Macro-F1",
+    f"{evaluation['macro_f1']:.3f}",
+    help="Average F1 over labels: rare labels count as much as common ones.",
+)
 cols[2].metric("Validation rows", f"{evaluation['n_validation']:,}")
 if evaluation["accuracy"] < chance + 0.05:
-    st.warning("The model barely beats guessing. Try the Balanced preset, more data, or check the labels.")
+    st.warning(
+        "The model barely beats guessing. Try the Balanced preset, more data, or check the labels."
+    )
 
 st.subheader("Where it gets confused")
 st.plotly_chart(confusion_figure(evaluation["confusion"], evaluation["labels"]), width="stretch")
@@ -60,7 +69,11 @@ if sentence.strip():
 
 st.subheader("Download")
 st.download_button(
-    "Download the adapter (.zip)", data=adapter_zip(path), file_name=f"{path.name}-adapter.zip",
-    mime="application/zip", type="primary", icon=":material/download:",
+    "Download the adapter (.zip)",
+    data=adapter_zip(path),
+    file_name=f"{path.name}-adapter.zip",
+    mime="application/zip",
+    type="primary",
+    icon=":material/download:",
 )
 st.caption("Holds the adapter weights, tokenizer, label names, this run's config and a model card.")

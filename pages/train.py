@@ -7,12 +7,25 @@ import streamlit as st
 from core import jobs, runs
 from core.plots.training import loss_figure
 from core.settings import PRESETS, apply_preset
-from pages.common import get_config, is_expert, readiness, set_config, setting_input, stepper
+from pages.common import (
+    get_config,
+    is_expert,
+    next_button,
+    readiness,
+    set_config,
+    setting_input,
+    stepper,
+)
 
 EXPERT_SETTINGS = [
-    ("training", "learning_rate"), ("training", "num_train_epochs"),
-    ("training", "per_device_train_batch_size"), ("training", "max_length"),
-    ("lora", "r"), ("lora", "alpha"), ("lora", "dropout"), ("lora", "target_modules"),
+    ("training", "learning_rate"),
+    ("training", "num_train_epochs"),
+    ("training", "per_device_train_batch_size"),
+    ("training", "max_length"),
+    ("lora", "r"),
+    ("lora", "alpha"),
+    ("lora", "dropout"),
+    ("lora", "target_modules"),
 ]
 
 stepper("Train")
@@ -28,7 +41,10 @@ status = jobs.refresh_status(Path(run_dir)) if run_dir else {}
 active = status.get("state") in runs.ACTIVE_STATES
 
 preset = st.radio(
-    "How much effort?", list(PRESETS), horizontal=True, disabled=active,
+    "How much effort?",
+    list(PRESETS),
+    horizontal=True,
+    disabled=active,
     index=list(PRESETS).index(st.session_state["preset"]),
     captions=[PRESETS[name]["summary"] for name in PRESETS],
 )
@@ -51,11 +67,14 @@ if is_expert():
         except ValueError as err:
             st.error(f"{err}. The previous value is kept.", icon=":material/error:")
 
-blocked = [f"{step}: {why}" for step, (ok, why) in ready.items() if step in ("Model", "Data") and not ok]
+blocked = [
+    f"{step}: {why}" for step, (ok, why) in ready.items() if step in ("Model", "Data") and not ok
+]
 for reason in blocked:
     st.warning(reason, icon=":material/block:")
-if st.button("Start training", type="primary", disabled=bool(blocked) or active,
-             icon=":material/play_arrow:"):
+if st.button(
+    "Start training", type="primary", disabled=bool(blocked) or active, icon=":material/play_arrow:"
+):
     run_dir = str(jobs.start_job(config.replace(name=f"{preset.lower()}")))
     st.session_state["run_dir"] = run_dir
     st.rerun()
@@ -71,8 +90,10 @@ def render_live(run_dir: str) -> None:
     step, total = status.get("step", 0), status.get("total_steps", 0)
     eta = status.get("eta_s")
     eta_text = f" · about {eta:.0f} s left" if eta and state == "running" else ""
-    st.progress(min(1.0, step / total) if total else 0.0,
-                text=f"{state.capitalize()} · step {step} of {total or '?'}{eta_text}")
+    st.progress(
+        min(1.0, step / total) if total else 0.0,
+        text=f"{state.capitalize()} · step {step} of {total or '?'}{eta_text}",
+    )
     metrics = runs.read_metrics(path)
     train_points = [m for m in metrics if "loss" in m]
     cols = st.columns(3)
@@ -93,8 +114,6 @@ def render_live(run_dir: str) -> None:
         st.code(runs.tail_log(path, 25) or "(the log is empty)", language="text")
     elif state in ("completed", "stopped"):
         st.success(status.get("message", "Done."), icon=":material/check_circle:")
-        if st.button("Next: see the results", type="primary"):
-            st.switch_page("pages/results.py")
     with st.expander("Log"):
         st.code(runs.tail_log(path, 15) or "(nothing yet)", language="text")
     if state not in runs.ACTIVE_STATES and st.session_state.get("_was_active"):
@@ -106,6 +125,10 @@ def render_live(run_dir: str) -> None:
 if run_dir:
     st.subheader(f"Run {Path(run_dir).name}")
     st.fragment(run_every=2 if active else None)(render_live)(run_dir)
+    if not active:
+        next_button("Train", "Next: see the results", "pages/results.py")
     with st.expander("Run it headless (same config, from a terminal)"):
-        st.code(f"python -m core.train --config {Path(run_dir) / runs.CONFIG_FILE}", language="bash")
+        st.code(
+            f"python -m core.train --config {Path(run_dir) / runs.CONFIG_FILE}", language="bash"
+        )
         st.code((Path(run_dir) / runs.CONFIG_FILE).read_text(), language="yaml")

@@ -22,7 +22,10 @@ def write_reviews(path: Path, rows: int = 160, seed: int = 0) -> Path:
         for _ in range(rows):
             label = rng.choice(["positive", "negative"])
             words = rng.sample(FILLER, rng.randint(3, 8))
-            words.insert(rng.randrange(len(words) + 1), rng.choice(POSITIVE if label == "positive" else NEGATIVE))
+            words.insert(
+                rng.randrange(len(words) + 1),
+                rng.choice(POSITIVE if label == "positive" else NEGATIVE),
+            )
             writer.writerow([" ".join(words), label])
     return path
 
@@ -35,8 +38,14 @@ def tiny_bert(tmp_path_factory) -> Path:
     from core.models import embedded_model_path
 
     folder = tmp_path_factory.mktemp("tiny-bert")
-    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, vocab_size=30522)
+    config = BertConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        vocab_size=30522,
+    )
     import torch
 
     torch.manual_seed(0)

@@ -16,10 +16,15 @@ from core.train.recipe import run_training
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m core.train", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--config", required=True, help="path to RUN_DIR/config.yaml")
     parser.add_argument(
-        "--resume", nargs="?", const="latest", default=None,
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
         help="resume from the latest checkpoint in the run directory, or from the given one",
     )
     args = parser.parse_args(argv)

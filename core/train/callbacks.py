@@ -47,8 +47,13 @@ class StudioCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = time.time()
-        self._status(state="running", step=state.global_step, total_steps=state.max_steps,
-                     message="Training", train_started=self.started)
+        self._status(
+            state="running",
+            step=state.global_step,
+            total_steps=state.max_steps,
+            message="Training",
+            train_started=self.started,
+        )
 
     def on_step_end(self, args, state, control, **kwargs):
         now = time.time()
@@ -60,8 +65,12 @@ class StudioCallback(TrainerCallback):
             return control
         done = state.global_step / max(1, state.max_steps)
         eta = (now - self.started) / done * (1 - done) if done > 0 else None
-        self._status(step=state.global_step, total_steps=state.max_steps, eta_s=eta,
-                     elapsed_s=now - self.started)
+        self._status(
+            step=state.global_step,
+            total_steps=state.max_steps,
+            eta_s=eta,
+            elapsed_s=now - self.started,
+        )
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -74,8 +83,12 @@ class StudioCallback(TrainerCallback):
             )
             control.should_training_stop = True
         elapsed = time.time() - self.started
-        record = {"step": state.global_step, "epoch": round(state.epoch or 0, 4),
-                  "time_s": round(elapsed, 2), **logs}
+        record = {
+            "step": state.global_step,
+            "epoch": round(state.epoch or 0, 4),
+            "time_s": round(elapsed, 2),
+            **logs,
+        }
         tokens = getattr(state, "num_input_tokens_seen", 0)
         if tokens:
             record["tokens_seen"] = int(tokens)

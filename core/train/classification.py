@@ -43,7 +43,9 @@ def prepare_frames(config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame, list[
     return train, val, labels
 
 
-def split_frame(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_frame(
+    frame: pd.DataFrame, fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified split: each label keeps its share in validation (labels with one row train only)."""
     rng = np.random.default_rng(seed)
     val_index = []
@@ -65,7 +67,9 @@ def tokenize_frames(tokenizer, frames: dict[str, pd.DataFrame], labels: list[str
     for split, frame in frames.items():
         pair = frame["text_pair"].tolist() if "text_pair" in frame else None
         enc = tokenizer(frame["text"].tolist(), pair, truncation=True, max_length=max_length)
-        columns = {key: enc[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in enc}
+        columns = {
+            key: enc[key] for key in ("input_ids", "attention_mask", "token_type_ids") if key in enc
+        }
         columns["labels"] = [label_ids[v] for v in frame["label"]]
         columns["length"] = [len(ids) for ids in enc["input_ids"]]
         tokenized[split] = Dataset.from_dict(columns)
@@ -122,7 +126,9 @@ def classification_metrics(logits: np.ndarray, label_ids: np.ndarray, n_labels: 
     true_pos = np.diag(confusion).astype(float)
     precision = true_pos / np.maximum(confusion.sum(axis=0), 1)
     recall = true_pos / np.maximum(confusion.sum(axis=1), 1)
-    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
+    f1 = np.where(
+        precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0
+    )
     return {
         "accuracy": float(true_pos.sum() / max(1, confusion.sum())),
         "macro_f1": float(f1.mean()),
@@ -136,7 +142,9 @@ def compute_eval_metrics(eval_pred) -> dict:
     logits, label_ids = eval_pred.predictions, eval_pred.label_ids
     if isinstance(logits, tuple):
         logits = logits[0]
-    metrics = classification_metrics(np.asarray(logits), np.asarray(label_ids), np.asarray(logits).shape[-1])
+    metrics = classification_metrics(
+        np.asarray(logits), np.asarray(label_ids), np.asarray(logits).shape[-1]
+    )
     return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
 
 
@@ -157,7 +165,7 @@ def predict_logits(model, dataset, collator, batch_size: int = 64) -> np.ndarray
     chunks = []
     with torch.inference_mode():
         for start in range(0, len(features), batch_size):
-            batch = collator(features[start:start + batch_size])
+            batch = collator(features[start : start + batch_size])
             batch = {k: v.to(device) for k, v in batch.items()}
             chunks.append(model(**batch).logits.float().cpu().numpy())
     logits = np.concatenate(chunks) if chunks else np.zeros((0, 0))

@@ -31,7 +31,9 @@ def run_training(config_path: str | Path, resume: str | None = None) -> int:
         if is_main:
             runs.write_status(run_dir, **fields)
 
-    status(state="starting", message="Loading the model and data", pid=os.getpid(), started=time.time())
+    status(
+        state="starting", message="Loading the model and data", pid=os.getpid(), started=time.time()
+    )
     try:
         config = RunConfig.load(config_path)
         outcome = _train(config, run_dir, stop, is_main, resume)
@@ -74,7 +76,10 @@ def _train(config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, r
     set_seed(config.training.seed)  # before the classifier head and LoRA weights are drawn
     model, tokenizer = classification.load_model(config, model_path, labels)
     datasets = classification.tokenize_frames(
-        tokenizer, {"train": train_frame, "validation": val_frame}, labels, config.training.max_length
+        tokenizer,
+        {"train": train_frame, "validation": val_frame},
+        labels,
+        config.training.max_length,
     )
     args = build_training_args(config, run_dir, n_train=len(train_frame))
     callback = StudioCallback(run_dir, stop, is_main)
@@ -96,13 +101,22 @@ def _train(config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, r
         return {"state": "failed", "message": callback.failure}
     if is_main:
         save_adapter(trainer, tokenizer, run_dir, config, labels)
-        write_final_eval(trainer.model, datasets["validation"], val_frame, labels, run_dir,
-                         DataCollatorWithPadding(tokenizer))
+        write_final_eval(
+            trainer.model,
+            datasets["validation"],
+            val_frame,
+            labels,
+            run_dir,
+            DataCollatorWithPadding(tokenizer),
+        )
     stopped = stop.requested
     return {
         "state": "stopped" if stopped else "completed",
-        "message": ("Stopped by you; the adapter was saved as of step "
-                    f"{trainer.state.global_step}." if stopped else "Training finished"),
+        "message": (
+            f"Stopped by you; the adapter was saved as of step {trainer.state.global_step}."
+            if stopped
+            else "Training finished"
+        ),
         "step": trainer.state.global_step,
         "finished": time.time(),
     }
@@ -120,7 +134,9 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
     hardware = detect_hardware()
     t = config.training
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    steps_per_epoch = max(1, -(-n_train // (t.per_device_train_batch_size * t.gradient_accumulation_steps * world)))
+    steps_per_epoch = max(
+        1, -(-n_train // (t.per_device_train_batch_size * t.gradient_accumulation_steps * world))
+    )
     total = t.max_steps if t.max_steps > 0 else max(1, int(steps_per_epoch * t.num_train_epochs))
     eval_steps = t.eval_steps or max(1, total // 5)
     gpu_name = hardware.gpus[0]["name"] if hardware.gpus else ""
@@ -179,8 +195,10 @@ def _resume_point(run_dir: Path, resume: str | None):
         return None
     if resume != "latest":
         return resume
-    checkpoints = sorted((run_dir / runs.CHECKPOINT_DIR).glob("checkpoint-*"),
-                         key=lambda p: int(p.name.split("-")[-1]))
+    checkpoints = sorted(
+        (run_dir / runs.CHECKPOINT_DIR).glob("checkpoint-*"),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
     if not checkpoints:
         raise ConfigError(f"No checkpoint to resume from in {run_dir / runs.CHECKPOINT_DIR}.")
     return str(checkpoints[-1])
@@ -190,11 +208,18 @@ def _describe_start(run_dir: Path, model, n_train: int, n_val: int, labels: list
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     runs.write_status(
-        run_dir, trainable_params=trainable, total_params=total, n_train=n_train, n_val=n_val,
+        run_dir,
+        trainable_params=trainable,
+        total_params=total,
+        n_train=n_train,
+        n_val=n_val,
         labels=labels,
     )
-    print(f"Training {trainable:,} of {total:,} parameters on {n_train} rows "
-          f"({n_val} for validation), labels {labels}", flush=True)
+    print(
+        f"Training {trainable:,} of {total:,} parameters on {n_train} rows "
+        f"({n_val} for validation), labels {labels}",
+        flush=True,
+    )
 
 
 def save_adapter(trainer, tokenizer, run_dir: Path, config: RunConfig, labels: list[str]) -> Path:
@@ -202,9 +227,15 @@ def save_adapter(trainer, tokenizer, run_dir: Path, config: RunConfig, labels: l
     target = run_dir / runs.ADAPTER_DIR
     trainer.save_model(str(target))
     tokenizer.save_pretrained(str(target))
-    (target / "labels.json").write_text(json.dumps({
-        "labels": labels, "base_model": config.model.name_or_path, "method": config.lora.method,
-    }))
+    (target / "labels.json").write_text(
+        json.dumps(
+            {
+                "labels": labels,
+                "base_model": config.model.name_or_path,
+                "method": config.lora.method,
+            }
+        )
+    )
     return target
 
 
@@ -226,8 +257,14 @@ def write_final_eval(model, dataset, frame, labels: list[str], run_dir: Path, co
         eval_loss=float(loss),
         n_validation=len(frame),
         chance_accuracy=float(frame["label"].value_counts(normalize=True).max()),
-        mistakes=[{"text": frame["text"].iloc[i][:300], "label": frame["label"].iloc[i],
-                   "predicted": labels[predicted[i]]} for i in wrong],
+        mistakes=[
+            {
+                "text": frame["text"].iloc[i][:300],
+                "label": frame["label"].iloc[i],
+                "predicted": labels[predicted[i]],
+            }
+            for i in wrong
+        ],
     )
     (run_dir / runs.EVAL_FILE).write_text(json.dumps(metrics, indent=1))
     return metrics

@@ -17,12 +17,20 @@ def test_local_folder_with_a_model(tiny_bert):
     assert source.kind == "local" and source.model_type == "bert"
 
 
-@pytest.mark.parametrize("make, fragment", [
-    (lambda p: None, "holds no model: config.json is missing"),
-    (lambda p: (p / "config.json").write_text("{}"), "no weights"),
-    (lambda p: ((p / "config.json").write_text("{oops"), (p / "model.safetensors").write_bytes(b"x")),
-     "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (lambda p: None, "holds no model: config.json is missing"),
+        (lambda p: (p / "config.json").write_text("{}"), "no weights"),
+        (
+            lambda p: (
+                (p / "config.json").write_text("{oops"),
+                (p / "model.safetensors").write_bytes(b"x"),
+            ),
+            "not valid JSON",
+        ),
+    ],
+)
 def test_folder_without_a_model_says_what_is_missing(tmp_path, make, fragment):
     make(tmp_path)
     with pytest.raises(ModelError, match=fragment):

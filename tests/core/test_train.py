@@ -20,10 +20,16 @@ from core.train.__main__ import main as train_main
 
 
 def tiny_config(data, **training) -> RunConfig:
-    settings = {"num_train_epochs": 2.0, "learning_rate": 2e-3, "per_device_train_batch_size": 8,
-                "max_length": 32, **training}
+    settings = {
+        "num_train_epochs": 2.0,
+        "learning_rate": 2e-3,
+        "per_device_train_batch_size": 8,
+        "max_length": 32,
+        **training,
+    }
     return RunConfig().replace(
-        data={"path": str(data)}, training=settings,
+        data={"path": str(data)},
+        training=settings,
         lora={"r": 4, "alpha": 8},
     )
 
@@ -74,8 +80,13 @@ def test_adapter_zip_holds_adapter_config_and_card(finished_run):
 
     archive = zipfile.ZipFile(io.BytesIO(adapter_zip(finished_run)))
     names = set(archive.namelist())
-    assert {"adapter/adapter_model.safetensors", "adapter/labels.json", "config.yaml",
-            "README.md", "eval.json"} <= names
+    assert {
+        "adapter/adapter_model.safetensors",
+        "adapter/labels.json",
+        "config.yaml",
+        "README.md",
+        "eval.json",
+    } <= names
     assert "adapter/training_args.bin" not in names  # a pickle: never shipped
     card = archive.read("README.md").decode()
     assert "Validation accuracy" in card and "rank 4" in card

@@ -25,8 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -42,9 +48,24 @@ def app_url(tmp_path_factory):
     env = dict(os.environ, STUDIO_DATA=str(tmp_path_factory.mktemp("studio-data")))
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -141,5 +162,7 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert "adapter/adapter_model.safetensors" in names
     assert {"config.yaml", "README.md", "eval.json"} <= set(names)
-    print(f"guided path: clicked through to a downloaded adapter in {time.time() - started:.0f} s "
-          f"(validation accuracy {accuracy:.1%})")
+    print(
+        f"guided path: clicked through to a downloaded adapter in {time.time() - started:.0f} s "
+        f"(validation accuracy {accuracy:.1%})"
+    )

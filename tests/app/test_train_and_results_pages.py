@@ -1,0 +1,88 @@
+"""Train and Results pages with a real (short) training job behind them."""
+
+from pathlib import Path
+
+import pytest
+
+from core import jobs, runs
+from tests.app.conftest import button, go, texts
+
+
+def test_start_is_blocked_with_the_reason_until_data_is_chosen(app):
+    go(app, "pages/train.py")
+    assert "Upload a data file" in texts(app.warning)
+    assert button(app, "Start training").disabled
+
+
+def test_presets_explain_what_they_set(app):
+    go(app, "pages/train.py")
+    radio = app.radio[0]
+    assert list(radio.options) == ["Quick", "Balanced", "Thorough"]
+    radio.set_value("Balanced").run()
+    config = app.session_state["config"]
+    assert (config.training.num_train_epochs, config.lora.r) == (3.0, 16)
+
+
+def test_expert_mode_shows_every_training_setting(app):
+    app.session_state["mode"] = "Expert"
+    go(app, "pages/train.py")
+    labels = {w.label for w in list(app.number_input) + list(app.text_input)}
+    assert {
+        "Learning rate",
+        "Epochs",
+        "Batch size",
+        "Max length",
+        "LoRA rank",
+        "LoRA alpha",
+        "LoRA dropout",
+        "Target modules",
+    } <= labels
+    [w for w in app.number_input if w.label == "LoRA rank"][0].set_value(4).run()
+    assert app.session_state["config"].lora.r == 4
+
+
+def test_results_wait_for_a_finished_run(app):
+    go(app, "pages/results.py")
+    assert "Start a training run first" in texts(app.info)
+
+
+@pytest.mark.slow
+def test_train_then_results_try_it_and_download(app, reviews_csv):
+    config = app.session_state["config"]
+    app.session_state["config"] = config.replace(
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"},
+        training={"max_steps": 12, "learning_rate": 2e-3, "per_device_train_batch_size": 8},
+    )
+    go(app, "pages/train.py")
+    button(app, "Start training").click().run()
+    run_dir = Path(app.session_state["run_dir"])
+    assert runs.read_config(run_dir).training.max_steps == 12
+    status = jobs.wait_for(run_dir, timeout=240)
+    assert status["state"] == "completed", runs.tail_log(run_dir)
+    app.run()
+    assert "Training finished" in texts(app.success)
+    assert any("python -m core.train --config" in c.value for c in app.code)
+
+    button(app, "Next: see the results").click().run()
+    assert not app.exception
+    assert [h.value for h in app.header] == ["How good is your model?"]
+    go(app, "pages/results.py")  # AppTest's later runs go back to its own page otherwise
+    labels = [m.label for m in app.metric]
+    assert "Validation accuracy" in labels and "Macro-F1" in labels
+    app.text_input[0].set_value("wonderful amazing perfect").run()
+    assert not app.exception
+    assert "Predicted label:" in texts(app.markdown)
+    assert app.get("download_button")[0].label == "Download the adapter (.zip)"
+
+
+def test_a_second_session_reattaches_to_the_running_job(app, data_root):
+    from core.settings import RunConfig
+
+    run_dir = runs.create_run(RunConfig(name="elsewhere"))
+    import os
+
+    runs.write_status(run_dir, state="running", pid=os.getpid(), step=3, total_steps=10)
+    go(app, "pages/train.py")
+    assert app.session_state["run_dir"] == str(run_dir)
+    assert button(app, "Start training").disabled
+    assert any("Running · step 3 of 10" in str(p.text) for p in app.get("progress"))
