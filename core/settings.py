@@ -81,6 +81,11 @@ class DataSettings:
         "", "Column with the prompt (instruction tuning).", "Prompt column"
     )
     response_column: str = setting("", "Column with the response to learn.", "Response column")
+    messages_column: str = setting(
+        "",
+        "Column with a chat: a list of {role, content} (or ShareGPT {from, value}) turns.",
+        "Chat column",
+    )
     validation_fraction: float = setting(
         0.2,
         "Share of rows held out to measure the model, between 0.05 and 0.5.",
@@ -135,6 +140,13 @@ class LoraSettings:
         False, "Rank-stabilised LoRA scaling (alpha / sqrt(r)).", expert=True
     )
     use_dora: bool = setting(False, "Weight-decomposed LoRA (DoRA).", expert=True)
+    quantization: str = setting(
+        "none",
+        "Load the frozen base in 4 or 8 bits (QLoRA): needs a CUDA GPU and bitsandbytes.",
+        "Quantization",
+        expert=True,
+        choices=("none", "4bit", "8bit"),
+    )
 
     def __post_init__(self):
         if self.r < 1:
