@@ -1,12 +1,16 @@
-"""Start, stop and reattach to training processes.
+"""Start, queue, stop and reattach to training processes.
 
-A job is a run directory plus an OS process started as `python -m core.train --config ...` (or a
-distributed launcher around it) in its own process group, so Stop reaches every rank. The UI never
-holds the process: reloading the page finds the job again from the run directory's status.json.
+A job is a run directory plus a small supervisor process (`python -m core.jobs RUN_DIR`) in its own
+process group. The supervisor waits for the device, one job at a time per runs folder (an flock,
+released by the OS even if a job dies), then runs `python -m core.train --config ...` (or a
+distributed launcher around it) and waits for it. Stop signals the whole group, so it reaches every
+rank; a job still waiting is cancelled. The UI never holds a process: reloading the page finds the
+job again from the run directory's status.json.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -54,13 +58,14 @@ def start_job(
     argv = train_command(config_path, config)
     if resume:
         argv += ["--resume", resume]
+    runs.write_status(
+        run_dir, state="queued", message="Waiting for the device", command=argv, queued=time.time()
+    )
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     with open(run_dir / runs.LOG_FILE, "ab") as log:
-        log.write(f"$ {' '.join(argv)}\n".encode())
-        log.flush()
         process = subprocess.Popen(
-            argv,
+            [sys.executable, "-m", "core.jobs", str(run_dir)],
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -69,15 +74,53 @@ def start_job(
             start_new_session=True,
         )
     _children[process.pid] = process
-    runs.write_status(
-        run_dir,
-        state="starting",
-        message="Starting the training process",
-        pid=process.pid,
-        command=argv,
-        started=time.time(),
-    )
+    runs.write_status(run_dir, pid=process.pid)
     return run_dir
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _cancel(signum, frame):
+    raise _Cancelled
+
+
+def supervise(run_dir: Path) -> int:
+    """Wait for the device, run the job's command, wait for it; return its exit code."""
+    run_dir = Path(run_dir)
+    argv = runs.read_status(run_dir)["command"]
+    signal.signal(signal.SIGTERM, _cancel)
+    signal.signal(signal.SIGINT, _cancel)
+    with open(run_dir.parent / ".device.lock", "w") as lock:
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                runs.write_status(run_dir, message="Queued: waits for the running job to finish")
+                print("queued: waiting for the running job to finish", flush=True)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+        except _Cancelled:
+            runs.write_status(run_dir, state="stopped", message="Cancelled before it started")
+            return 0
+        # From here Stop reaches the trainer (same process group); this process just waits.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: None)
+        runs.write_status(
+            run_dir, state="starting", message="Starting the training process", started=time.time()
+        )
+        print(f"$ {' '.join(argv)}", flush=True)
+        code = subprocess.call(argv, cwd=PROJECT_ROOT)
+    if runs.read_status(run_dir).get("state") in runs.ACTIVE_STATES:
+        runs.write_status(
+            run_dir,
+            state="failed",
+            message=(
+                f"The training process ended without finishing (exit code {code}: killed, or out of "
+                "memory). The log below shows its last lines."
+            ),
+        )
+    return code
 
 
 def is_alive(pid: int | None) -> bool:
@@ -103,12 +146,15 @@ def is_alive(pid: int | None) -> bool:
 def refresh_status(run_dir: Path) -> dict:
     """The run's status; a run whose process died without saying so is marked failed."""
     status = runs.read_status(run_dir)
-    if status.get("state") in ("starting", "running", "stopping") and not is_alive(
-        status.get("pid")
+    just_queued = status.get("pid") is None and time.time() - status.get("updated", 0) < 30
+    if (
+        status.get("state") in runs.ACTIVE_STATES
+        and not just_queued
+        and not is_alive(status.get("pid"))
     ):
         time.sleep(0.2)  # the process may have written its final status just now
         status = runs.read_status(run_dir)
-        if status.get("state") in ("starting", "running", "stopping"):
+        if status.get("state") in runs.ACTIVE_STATES:
             status = runs.write_status(
                 run_dir,
                 state="failed",
@@ -128,8 +174,11 @@ def stop_job(run_dir: Path) -> bool:
     pid = status.get("pid")
     if status.get("state") not in runs.ACTIVE_STATES or not is_alive(pid):
         return False
+    waiting = status.get("state") == "queued"
     runs.write_status(
-        run_dir, state="stopping", message="Stopping: saving the adapter as of this step"
+        run_dir,
+        state="stopping",
+        message="Cancelling" if waiting else "Stopping: saving the adapter as of this step",
     )
     try:
         os.killpg(os.getpgid(pid), signal.SIGTERM)
@@ -139,9 +188,9 @@ def stop_job(run_dir: Path) -> bool:
 
 
 def active_run(root: Path | None = None) -> Path | None:
-    """The newest run that is still starting, running or stopping (to reattach after a reload)."""
+    """The newest run that is queued, starting, running or stopping (to reattach after a reload)."""
     for run_dir in runs.list_runs(root):
-        if refresh_status(run_dir).get("state") in ("starting", "running", "stopping"):
+        if refresh_status(run_dir).get("state") in runs.ACTIVE_STATES:
             return run_dir
     return None
 
@@ -155,3 +204,7 @@ def wait_for(run_dir: Path, timeout: float = 300.0, poll: float = 0.5) -> dict:
             return status
         time.sleep(poll)
     raise TimeoutError(f"The job in {run_dir} did not finish within {timeout:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(supervise(Path(sys.argv[1])))

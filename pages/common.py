@@ -58,7 +58,7 @@ def stepper(current: str) -> None:
     ready = readiness()
     parts = []
     for number, step in enumerate(STEPS, start=1):
-        mark = "✅" if ready[step][0] else f"{number}"
+        mark = ":material/check_circle:" if ready[step][0] else f"{number}"
         label = f"{mark} {step}"
         parts.append(f"**:violet[{label}]**" if step == current else label)
     st.markdown(" → ".join(parts))

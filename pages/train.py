@@ -44,7 +44,6 @@ preset = st.radio(
     "How much effort?",
     list(PRESETS),
     horizontal=True,
-    disabled=active,
     index=list(PRESETS).index(st.session_state["preset"]),
     captions=[PRESETS[name]["summary"] for name in PRESETS],
 )
@@ -52,6 +51,34 @@ if preset != st.session_state["preset"]:
     st.session_state["preset"] = preset
     config = apply_preset(config, preset)
     set_config(config)
+
+
+@st.cache_data(show_spinner=False)
+def device_count() -> tuple[int, str]:
+    """How many processes make sense here: one per GPU, or up to the CPU cores (at most 4)."""
+    from core.hardware import detect_hardware
+
+    hardware = detect_hardware()
+    if hardware.gpus:
+        return len(hardware.gpus), "GPUs"
+    return max(1, min(4, hardware.cpu_cores)), "CPU processes"
+
+
+most, unit = device_count()
+if most > 1:
+    processes = st.select_slider(
+        f"How many {unit} to train with",
+        options=list(range(1, most + 1)),
+        value=min(config.parallel.processes_per_node, most),
+        help="More than one runs data-parallel (DDP): each process trains on its share of every "
+        "batch. The Expert settings page has every other parallel option.",
+    )
+    if processes != config.parallel.processes_per_node:
+        strategy = config.parallel.strategy if processes > 1 else "single"
+        if processes > 1 and strategy == "single":
+            strategy = "ddp"
+        config = config.replace(parallel={"processes_per_node": processes, "strategy": strategy})
+        set_config(config)
 
 if is_expert():
     with st.expander("All training settings", expanded=True):
@@ -73,13 +100,17 @@ blocked = [
 for reason in blocked:
     st.warning(reason, icon=":material/block:")
 if st.button(
-    "Start training", type="primary", disabled=bool(blocked) or active, icon=":material/play_arrow:"
+    "Queue this run" if active else "Start training",
+    type="primary",
+    disabled=bool(blocked),
+    icon=":material/play_arrow:",
+    help="One job runs at a time; a queued run starts by itself when the device is free.",
 ):
     run_dir = str(jobs.start_job(config.replace(name=f"{preset.lower()}")))
     st.session_state["run_dir"] = run_dir
     st.rerun()
 if active:
-    st.caption("A run is in progress: settings are locked until it ends or you stop it.")
+    st.caption("A run is in progress: a new run waits in the queue (see Jobs) until it ends.")
 
 
 def render_live(run_dir: str) -> None:
@@ -87,6 +118,8 @@ def render_live(run_dir: str) -> None:
     path = Path(run_dir)
     status = jobs.refresh_status(path)
     state = status.get("state", "queued")
+    if state == "queued":
+        st.info(status.get("message", "Queued"), icon=":material/hourglass_top:")
     step, total = status.get("step", 0), status.get("total_steps", 0)
     eta = status.get("eta_s")
     eta_text = f" · about {eta:.0f} s left" if eta and state == "running" else ""

@@ -48,7 +48,9 @@ def suggest_columns(table: pd.DataFrame) -> dict:
 def check_labels(table: pd.DataFrame, label_column: str) -> None:
     """Raise DataError if the label column cannot train a classifier."""
     if label_column not in table.columns:
-        raise DataError(f"There is no column '{label_column}'. Pick the label column from the list.")
+        raise DataError(
+            f"There is no column '{label_column}'. Pick the label column from the list."
+        )
     labels = table[label_column].map(lambda v: "" if v is None else str(v).strip())
     classes = labels[labels != ""].unique()
     if len(classes) < 2:

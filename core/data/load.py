@@ -48,7 +48,9 @@ def load_table(path: str | Path) -> pd.DataFrame:
             "Check that the file is really in that format (open it in a text editor)."
         ) from err
     if table.empty or len(table.columns) == 0:
-        raise DataError(f"{path.name} holds no rows. Choose a file with at least a header and rows.")
+        raise DataError(
+            f"{path.name} holds no rows. Choose a file with at least a header and rows."
+        )
     table.columns = [str(c) for c in table.columns]
     return table
 

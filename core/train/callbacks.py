@@ -46,6 +46,8 @@ class StudioCallback(TrainerCallback):
             runs.write_status(self.run_dir, **fields)
 
     def on_train_begin(self, args, state, control, **kwargs):
+        # Every rank says it is here, so a distributed run shows that all of them trained.
+        print(f"rank {args.process_index} of {args.world_size} starts training", flush=True)
         self.started = time.time()
         self._status(
             state="running",

@@ -138,7 +138,7 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
     page.goto(f"{app_url}/train")
     page.get_by_text(re.compile(r"(Running|Completed) · step \d+ of \d+")).wait_for(timeout=60_000)
 
-    page.get_by_role("button", name="Next: see the results").wait_for(timeout=240_000)
+    page.get_by_role("button", name="Next: see the results").wait_for(timeout=480_000)
     _settle(page)
     _shot(page, "05-train-done")
     page.get_by_role("button", name="Next: see the results").click()
