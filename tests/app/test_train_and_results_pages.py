@@ -84,5 +84,5 @@ def test_a_second_session_reattaches_to_the_running_job(app, data_root):
     runs.write_status(run_dir, state="running", pid=os.getpid(), step=3, total_steps=10)
     go(app, "pages/train.py")
     assert app.session_state["run_dir"] == str(run_dir)
-    assert not button(app, "Queue this run").disabled  # a new run would wait for this one
+    assert "One job runs at a time" in button(app, "Queue this run").help
     assert any("Running · step 3 of 10" in str(p.text) for p in app.get("progress"))
