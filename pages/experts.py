@@ -12,6 +12,8 @@ from pathlib import Path
 import streamlit as st
 import yaml
 
+from core import jobs
+from core.guide import data_ready
 from core.launch import files
 from core.launch.batch import data_parallel_size, global_batch_size
 from core.launch.local import effective_strategy
@@ -221,6 +223,35 @@ def _exports(config: RunConfig, hardware) -> None:
         st.code(files.shell_line(argv), language="bash")
 
 
+def _run_here(config: RunConfig, hardware, checks_pass: bool) -> None:
+    """Launch this exact config on the local devices (torchrun / accelerate for several processes)."""
+    st.subheader("Run on this machine")
+    strategy, _ = effective_strategy(config, hardware)
+    data_ok, data_reason = data_ready(config)
+    reasons = []
+    if not checks_pass:
+        reasons.append("fix the errors under Checks first")
+    if strategy == "none":
+        reasons.append("this strategy cannot run on this machine (export the files instead)")
+    if config.parallel.nodes > 1:
+        reasons.append("several nodes run through the Slurm script, not from here")
+    if not data_ok:
+        reasons.append(data_reason[0].lower() + data_reason[1:])
+    command = (
+        files.shell_line(jobs.train_command(Path("RUN_DIR/config.yaml"), config))
+        if not (config.parallel.nodes > 1)
+        else ""
+    )
+    if command:
+        st.code(command, language="bash")
+    if st.button("Run on this machine", type="primary", disabled=bool(reasons), key=f"{KEY}run"):
+        run_dir = jobs.start_job(config.replace(name=f"expert-{strategy}"))
+        st.session_state["run_dir"] = str(run_dir)
+        st.switch_page("pages/train.py")
+    if reasons:
+        st.caption("Not yet: " + "; ".join(reasons) + ".")
+
+
 def _save_and_open(config: RunConfig) -> None:
     st.subheader("Save or open an expert config")
     with tempfile.TemporaryDirectory() as folder:
@@ -265,6 +296,7 @@ except ConfigError as err:
 if edited != config:
     set_config(edited)
 _memory_section(edited)
-_checks(edited, hardware)
+checks_pass = _checks(edited, hardware)
+_run_here(edited, hardware, checks_pass)
 _exports(edited, hardware)
 _save_and_open(edited)

@@ -29,12 +29,23 @@ st.dataframe(rows, width="stretch", hide_index=True)
 
 chosen = st.selectbox("Run", [r["run"] for r in rows])
 path = runs.runs_root() / chosen
-cols = st.columns(2)
+state = jobs.refresh_status(path).get("state")
+checkpoints = sorted((path / runs.CHECKPOINT_DIR).glob("checkpoint-*"))
+cols = st.columns(3)
 if cols[0].button("Open on the Train page"):
     st.session_state["run_dir"] = str(path)
     st.switch_page("pages/train.py")
-if jobs.refresh_status(path).get("state") in runs.ACTIVE_STATES and cols[1].button("Stop this run"):
-    jobs.stop_job(path)
-    st.rerun()
+if state in runs.ACTIVE_STATES:
+    label = "Cancel (not started yet)" if state == "queued" else "Stop this run"
+    if cols[1].button(label):
+        jobs.stop_job(path)
+        st.rerun()
+elif checkpoints and cols[2].button(
+    "Resume from the latest checkpoint",
+    help="Continues exactly: optimizer, schedule, random state and position in the data.",
+):
+    jobs.start_job(runs.read_config(path), resume="latest", run_dir=path)
+    st.session_state["run_dir"] = str(path)
+    st.switch_page("pages/train.py")
 with st.expander("Log tail"):
     st.code(runs.tail_log(Path(path), 30) or "(empty)", language="text")

@@ -109,3 +109,31 @@ def test_broken_config_file_shows_a_message_not_a_traceback():
     assert not at.exception
     assert any("unknown setting(s) ['gpus']" in e.value for e in at.error)
     assert at.session_state["config"] == RunConfig()
+
+
+def test_run_here_waits_for_data_and_says_why():
+    at = open_page(RunConfig().replace(parallel={"processes_per_node": 2, "strategy": "ddp"}))
+    run = at.button(key="expert.run")
+    assert run.disabled
+    assert "upload a data file" in " ".join(c.value for c in at.caption).lower()
+
+
+def test_run_here_launches_ddp_through_torchrun(data_root, reviews_csv):
+    from core import jobs, runs
+
+    config = RunConfig().replace(
+        data={"path": str(reviews_csv)},
+        parallel={"processes_per_node": 2, "strategy": "ddp"},
+        training={"max_steps": 2},
+    )
+    at = open_page(config)
+    at.button(key="expert.run").click().run()
+    run_dir = Path(at.session_state["run_dir"])
+    try:
+        command = runs.read_status(run_dir)["command"]
+        assert "torch.distributed.run" in command
+        assert command[command.index("--nproc_per_node") + 1] == "2"
+        assert runs.read_config(run_dir).parallel.strategy == "ddp"
+    finally:
+        jobs.stop_job(run_dir)
+        jobs.wait_for(run_dir, timeout=120)
