@@ -1,0 +1,118 @@
+"""Exact and near-duplicate detection that scales to millions of rows.
+
+Near-duplicates: MinHash over each row's set of lower-cased words without punctuation, with LSH
+banding (Broder 1997), vectorised with pyarrow/numpy (no Python loop per row). It catches copies
+that differ in case, punctuation, spacing or a few words; each candidate pair is confirmed with the
+exact Jaccard similarity of the two word sets (a Python loop over the few candidates only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+@dataclass
+class DuplicateResult:
+    """Which rows repeat an earlier row; each array holds row positions."""
+
+    exact: np.ndarray = field(metadata={"help": "rows equal to an earlier row"})
+    near: np.ndarray = field(metadata={"help": "rows almost equal to an earlier row (not exact)"})
+    near_of: np.ndarray = field(metadata={"help": "for each `near` row, the earlier row it copies"})
+
+
+def normalize(texts: pd.Series) -> pa.Array:
+    """Lower case with punctuation removed: two rows that differ only there get the same words."""
+    array = pa.array(texts.to_numpy(dtype=object, na_value=""), type=pa.large_string())
+    return pc.replace_substring_regex(pc.utf8_lower(array), pattern=r"[^\p{L}\p{N}\s]+", replacement="")
+
+
+def first_occurrence(keys) -> np.ndarray:
+    """For each row, the position of the first row with the same key."""
+    codes, uniques = pd.factorize(keys)
+    first = np.empty(len(uniques), dtype=np.int64)
+    order = np.arange(len(codes))
+    first[codes[::-1]] = order[::-1]  # the last write wins, so each code keeps its first row
+    return first[codes]
+
+
+def minhash_signatures(norm: pa.Array, num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(signatures (rows, num_perm) uint32, has_words bool per row) of each row's word set.
+
+    Each word gets one random 32-bit value per permutation, so min over a row's words is a MinHash.
+    """
+    words = pc.utf8_split_whitespace(norm)
+    flat = pc.list_flatten(words)
+    counts = pc.list_value_length(words).fill_null(0).to_numpy(zero_copy_only=False)
+    ids = flat.dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    vocab = int(ids.max()) + 1 if len(ids) else 1
+    rng = np.random.default_rng(seed)
+    has_words = counts > 0
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[has_words]
+    signatures = np.full((len(counts), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    for k in range(num_perm):
+        values = rng.integers(0, 2**32, size=vocab, dtype=np.uint32)[ids]
+        if len(values):
+            signatures[has_words, k] = np.minimum.reduceat(values, starts)
+    return signatures, has_words
+
+
+def find_duplicates(
+    texts: pd.Series, threshold: float = 0.7, num_perm: int = 16, bands: int = 8, seed: int = 0
+) -> DuplicateResult:
+    """Rows that repeat an earlier row exactly, or nearly (word-set Jaccard ≥ threshold).
+
+    Args:
+        texts: one string per row.
+        threshold: the Jaccard similarity of word sets from which two rows count as near-copies.
+        num_perm: MinHash permutations; bands × rows-per-band must equal it.
+        bands: LSH bands; with 8 bands of 2, a pair at Jaccard 0.8 is a candidate with p > 0.9999.
+        seed: seed of the hash values (results are deterministic).
+
+    Returns:
+        DuplicateResult with exact and near duplicates (a row is in at most one of the two).
+    """
+    values = texts.fillna("").astype(str)
+    exact_mask = values.duplicated(keep="first").to_numpy()
+    norm = normalize(values)
+    signatures, has_words = minhash_signatures(norm, num_perm, seed)
+    positions = np.arange(len(values))
+    rows_per_band = num_perm // bands
+    pairs = []
+    for band in range(bands):
+        first = first_occurrence(_band_keys(signatures[:, band * rows_per_band:(band + 1) * rows_per_band]))
+        pick = np.flatnonzero((first != positions) & has_words & ~exact_mask)
+        # Frequent words make unrelated rows share a band often: drop those pairs cheaply
+        # (too few equal MinHash values) before the exact Jaccard below.
+        agree = (signatures[pick] == signatures[first[pick]]).mean(axis=1)
+        keep = pick[agree >= threshold - 0.3]
+        pairs.append(np.stack([keep, first[keep]], axis=1))
+    pairs = np.unique(np.concatenate(pairs), axis=0)
+    norm_text = norm.take(pa.array(np.unique(pairs), type=pa.int64())).to_pylist()
+    lookup = dict(zip(np.unique(pairs).tolist(), norm_text))
+    confirmed = [_jaccard(lookup[a], lookup[b]) >= threshold for a, b in pairs.tolist()]
+    pairs = pairs[np.asarray(confirmed, dtype=bool)] if len(pairs) else pairs
+    near_of = np.full(len(values), -1, dtype=np.int64)
+    # A row may match several earlier rows: keep its earliest match (np.unique sorted the pairs).
+    rows, index = np.unique(pairs[:, 0], return_index=True)
+    near_of[rows] = pairs[index, 1]
+    near = np.flatnonzero(near_of >= 0)
+    return DuplicateResult(exact=np.flatnonzero(exact_mask), near=near, near_of=near_of[near])
+
+
+def _band_keys(part: np.ndarray) -> np.ndarray:
+    """One 64-bit key per row from a band's MinHash values (uint64 arithmetic wraps on purpose)."""
+    keys = part[:, 0].astype(np.uint64)
+    for column in range(1, part.shape[1]):
+        keys = (keys * np.uint64(0x9E3779B97F4A7C15)) ^ part[:, column].astype(np.uint64)
+    return keys
+
+
+def _jaccard(a: str, b: str) -> float:
+    first, second = set(a.split()), set(b.split())
+    union = first | second
+    return len(first & second) / len(union) if union else 1.0
