@@ -127,7 +127,7 @@ def parse_csv(text: str, name: str, delimiter: str) -> pd.DataFrame:
         DataError: broken quoting or rows with a different number of fields (line named).
     """
     try:
-        return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False)
+        table = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{name} holds no rows. Choose a file with a header and rows.") from err
     except pd.errors.ParserError as err:
@@ -136,6 +136,13 @@ def parse_csv(text: str, name: str, delimiter: str) -> pd.DataFrame:
             "Usually a quote (\") is opened and never closed, or a row has extra separators: "
             "open the file in a spreadsheet, fix that row and save it as CSV again."
         ) from err
+    if not isinstance(table.index, pd.RangeIndex):
+        # pandas silently turns extra leading fields into an index; that would lose data.
+        raise DataError(
+            f"{name}: the first rows have more fields than the header ({len(table.columns)} "
+            "columns): a row has extra separators or the header is missing a name. Fix it and save again."
+        )
+    return table
 
 
 def parse_json(text: str, name: str) -> tuple[pd.DataFrame, list[str]]:
@@ -217,7 +224,8 @@ def parse_text(text: str) -> pd.DataFrame:
     """Plain text: one example per blank-line-separated block if there are blocks, else per line."""
     normalized = text.replace("\r\n", "\n").replace("\r", "\n")
     blocks = [b.strip() for b in normalized.split("\n\n") if b.strip()]
-    if len(blocks) > 1 and any("\n" in b for b in blocks):
+    # Blocks only when most of them span several lines; a stray blank line keeps line mode.
+    if len(blocks) > 1 and sum("\n" in b for b in blocks) > len(blocks) / 2:
         return pd.DataFrame({"text": blocks})
     lines = [line for line in normalized.split("\n") if line.strip()]
     return pd.DataFrame({"text": lines})
