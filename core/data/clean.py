@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from core.data.dedup import find_duplicates, normalize
+from core.data.dedup import find_duplicates
 from core.data.detect import mapping_text
 from core.data.formats import DataError
 from core.data.quality import token_lengths
@@ -104,16 +104,15 @@ def drop_duplicates(table: pd.DataFrame, mapping: dict, near: bool = False, thre
 
 
 def resolve_conflicts(table: pd.DataFrame, mapping: dict, strategy: str = "majority") -> pd.DataFrame:
-    """Same text with different labels: keep the most common label's rows ("majority") or drop all."""
-    label = mapping["label"]
-    keys = pd.Series(normalize(mapping_text(table, mapping)).to_numpy(zero_copy_only=False), index=table.index)
-    labels = table[label].astype(str)
-    counts = labels.groupby([keys, labels]).transform("size")
-    conflicted = labels.groupby(keys).transform("nunique") > 1
+    """Copies (exact or near) with different labels: keep the most common label's rows
+    ("majority", ties keep all) or drop every conflicting row ("drop")."""
+    group = pd.Series(find_duplicates(mapping_text(table, mapping)).group, index=table.index)
+    labels = table[mapping["label"]].astype(str)
+    conflicted = labels.groupby(group).transform("nunique") > 1
     if strategy == "drop":
         return table[~conflicted.to_numpy()]
-    best = counts.groupby(keys).transform("max")
-    keep = ~conflicted | (counts == best)
+    counts = labels.groupby([group, labels]).transform("size")
+    keep = ~conflicted | (counts == counts.groupby(group).transform("max"))
     return table[keep.to_numpy()]
 
 

@@ -23,6 +23,7 @@ class DuplicateResult:
     exact: np.ndarray = field(metadata={"help": "rows equal to an earlier row"})
     near: np.ndarray = field(metadata={"help": "rows almost equal to an earlier row (not exact)"})
     near_of: np.ndarray = field(metadata={"help": "for each `near` row, the earlier row it copies"})
+    group: np.ndarray = field(metadata={"help": "per row: the earliest row it copies, or itself"})
 
 
 def normalize(texts: pd.Series) -> pa.Array:
@@ -44,25 +45,31 @@ def minhash_signatures(norm: pa.Array, num_perm: int, seed: int) -> tuple[np.nda
     """(signatures (rows, num_perm) uint32, has_words bool per row) of each row's word set.
 
     Each word gets one random 32-bit value per permutation, so min over a row's words is a MinHash.
+    Words in more than 1% of rows (stop words) are left out: they would be the minimum of so many
+    rows that LSH buckets fill with unrelated rows.
     """
     words = pc.utf8_split_whitespace(norm)
-    flat = pc.list_flatten(words)
     counts = pc.list_value_length(words).fill_null(0).to_numpy(zero_copy_only=False)
-    ids = flat.dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    ids = pc.list_flatten(words).dictionary_encode().indices.to_numpy(zero_copy_only=False)
     vocab = int(ids.max()) + 1 if len(ids) else 1
+    common = np.bincount(ids, minlength=vocab) > max(50, 0.01 * len(counts))
+    kept = ~common[ids]
+    ids = ids[kept]  # stop words dropped once here, not in every permutation
+    counts = np.bincount(np.repeat(np.arange(len(counts)), counts)[kept], minlength=len(counts))
     rng = np.random.default_rng(seed)
+    top = np.iinfo(np.uint32).max
     has_words = counts > 0
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[has_words]
-    signatures = np.full((len(counts), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    signatures = np.full((len(counts), num_perm), top, dtype=np.uint32)
     for k in range(num_perm):
-        values = rng.integers(0, 2**32, size=vocab, dtype=np.uint32)[ids]
-        if len(values):
-            signatures[has_words, k] = np.minimum.reduceat(values, starts)
+        hashes = rng.integers(0, top, size=vocab, dtype=np.uint32)
+        if len(ids):
+            signatures[has_words, k] = np.minimum.reduceat(hashes[ids], starts)
     return signatures, has_words
 
 
 def find_duplicates(
-    texts: pd.Series, threshold: float = 0.7, num_perm: int = 16, bands: int = 8, seed: int = 0
+    texts: pd.Series, threshold: float = 0.7, num_perm: int = 24, bands: int = 12, seed: int = 0
 ) -> DuplicateResult:
     """Rows that repeat an earlier row exactly, or nearly (word-set Jaccard ≥ threshold).
 
@@ -70,7 +77,7 @@ def find_duplicates(
         texts: one string per row.
         threshold: the Jaccard similarity of word sets from which two rows count as near-copies.
         num_perm: MinHash permutations; bands × rows-per-band must equal it.
-        bands: LSH bands; with 8 bands of 2, a pair at Jaccard 0.8 is a candidate with p > 0.9999.
+        bands: LSH bands; with 12 bands of 2, a pair at Jaccard 0.6 is a candidate with p ≈ 0.995.
         seed: seed of the hash values (results are deterministic).
 
     Returns:
@@ -81,19 +88,30 @@ def find_duplicates(
     norm = normalize(values)
     signatures, has_words = minhash_signatures(norm, num_perm, seed)
     positions = np.arange(len(values))
+    # Same word set (case, punctuation, spacing or order changed): the whole signature is equal.
+    same_set = first_occurrence(_band_keys(signatures))
+    # Rows made only of stop words have no signature: key those few by their sorted word set.
+    bare = np.flatnonzero(~has_words)
+    with_words = has_words.copy()
+    if len(bare):
+        sets = pd.Series([" ".join(sorted(set(t.split()))) for t in norm.take(pa.array(bare)).to_pylist()])
+        same_set[bare] = bare[first_occurrence(sets.to_numpy())]
+        with_words[bare] = (sets != "").to_numpy()
+    pick = np.flatnonzero((same_set != positions) & with_words & ~exact_mask)
+    pairs = [np.stack([pick, same_set[pick]], axis=1)]
     rows_per_band = num_perm // bands
-    pairs = []
     for band in range(bands):
         first = first_occurrence(_band_keys(signatures[:, band * rows_per_band:(band + 1) * rows_per_band]))
         pick = np.flatnonzero((first != positions) & has_words & ~exact_mask)
         # Frequent words make unrelated rows share a band often: drop those pairs cheaply
         # (too few equal MinHash values) before the exact Jaccard below.
-        agree = (signatures[pick] == signatures[first[pick]]).mean(axis=1)
-        keep = pick[agree >= threshold - 0.3]
+        sample = signatures[:, ::3]  # a third of the values is enough to reject strangers
+        agree = (sample[pick] == sample[first[pick]]).mean(axis=1)
+        keep = pick[agree >= threshold - 0.45]
         pairs.append(np.stack([keep, first[keep]], axis=1))
     pairs = np.unique(np.concatenate(pairs), axis=0)
-    norm_text = norm.take(pa.array(np.unique(pairs), type=pa.int64())).to_pylist()
-    lookup = dict(zip(np.unique(pairs).tolist(), norm_text))
+    involved = np.unique(pairs)
+    lookup = dict(zip(involved.tolist(), norm.take(pa.array(involved, type=pa.int64())).to_pylist()))
     confirmed = [_jaccard(lookup[a], lookup[b]) >= threshold for a, b in pairs.tolist()]
     pairs = pairs[np.asarray(confirmed, dtype=bool)] if len(pairs) else pairs
     near_of = np.full(len(values), -1, dtype=np.int64)
@@ -101,7 +119,9 @@ def find_duplicates(
     rows, index = np.unique(pairs[:, 0], return_index=True)
     near_of[rows] = pairs[index, 1]
     near = np.flatnonzero(near_of >= 0)
-    return DuplicateResult(exact=np.flatnonzero(exact_mask), near=near, near_of=near_of[near])
+    group = np.where(exact_mask, same_set, positions)
+    group[near] = near_of[near]
+    return DuplicateResult(np.flatnonzero(exact_mask), near, near_of[near], group)
 
 
 def _band_keys(part: np.ndarray) -> np.ndarray:
