@@ -11,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.data.dedup import as_arrow
+
 PII_PATTERNS = {
     "email": r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}",
     "card": r"\b(?:\d[ -]?){12,18}\d\b",
@@ -27,7 +29,7 @@ MASKS = {"email": "[EMAIL]", "card": "[CARD]", "phone": "[PHONE]", "ip": "[IP]"}
 
 
 def _array(texts: pd.Series) -> pa.Array:
-    return pa.array(texts.to_numpy(dtype=object, na_value=""), type=pa.large_string())
+    return as_arrow(texts)
 
 
 def scan(texts: pd.Series, patterns: dict[str, str]) -> dict[str, np.ndarray]:
