@@ -36,7 +36,9 @@ class Step:
 
     def __post_init__(self):
         if self.step not in STEPS:
-            raise DataError(f"Unknown cleaning step {self.step!r}; known steps: {', '.join(STEPS)}.")
+            raise DataError(
+                f"Unknown cleaning step {self.step!r}; known steps: {', '.join(STEPS)}."
+            )
 
 
 @dataclass
@@ -56,7 +58,11 @@ class Recipe:
         """Write as YAML (.yaml/.yml) or JSON (anything else)."""
         path = Path(path)
         data = {"recipe": self.to_list()}
-        text = yaml.safe_dump(data, sort_keys=False) if path.suffix in (".yaml", ".yml") else json.dumps(data, indent=2)
+        text = (
+            yaml.safe_dump(data, sort_keys=False)
+            if path.suffix in (".yaml", ".yml")
+            else json.dumps(data, indent=2)
+        )
         path.write_text(text)
         return path
 
@@ -75,8 +81,12 @@ class Recipe:
 
     @classmethod
     def from_list(cls, items) -> Recipe:
-        if not isinstance(items, list) or not all(isinstance(i, dict) and "step" in i for i in items):
-            raise DataError("A recipe is a list of {step, params} entries; this file holds something else.")
+        if not isinstance(items, list) or not all(
+            isinstance(i, dict) and "step" in i for i in items
+        ):
+            raise DataError(
+                "A recipe is a list of {step, params} entries; this file holds something else."
+            )
         return cls([Step(i["step"], dict(i.get("params") or {})) for i in items])
 
 
@@ -96,14 +106,18 @@ def drop_empty(table: pd.DataFrame, mapping: dict) -> pd.DataFrame:
     return table[mapping_text(table, mapping).str.strip().str.len().to_numpy() > 0]
 
 
-def drop_duplicates(table: pd.DataFrame, mapping: dict, near: bool = False, threshold: float = 0.7) -> pd.DataFrame:
+def drop_duplicates(
+    table: pd.DataFrame, mapping: dict, near: bool = False, threshold: float = 0.7
+) -> pd.DataFrame:
     """Keep the first of each group of identical (or, with near=True, nearly identical) rows."""
     found = find_duplicates(mapping_text(table, mapping), threshold=threshold)
     drop = np.concatenate([found.exact, found.near]) if near else found.exact
     return table.drop(table.index[drop])
 
 
-def resolve_conflicts(table: pd.DataFrame, mapping: dict, strategy: str = "majority") -> pd.DataFrame:
+def resolve_conflicts(
+    table: pd.DataFrame, mapping: dict, strategy: str = "majority"
+) -> pd.DataFrame:
     """Copies (exact or near) with different labels: keep the most common label's rows
     ("majority", ties keep all) or drop every conflicting row ("drop")."""
     group = pd.Series(find_duplicates(mapping_text(table, mapping)).group, index=table.index)
@@ -129,7 +143,9 @@ def drop_pii(table: pd.DataFrame, mapping: dict) -> pd.DataFrame:
     return table.drop(table.index[rows])
 
 
-def drop_long(table: pd.DataFrame, mapping: dict, max_tokens: int = 128, tokenizer=None) -> pd.DataFrame:
+def drop_long(
+    table: pd.DataFrame, mapping: dict, max_tokens: int = 128, tokenizer=None
+) -> pd.DataFrame:
     """Drop rows longer than max_tokens (words × 1.3 without a tokenizer)."""
     lengths, _ = token_lengths(mapping_text(table, mapping), tokenizer)
     return table[lengths <= max_tokens]
@@ -150,7 +166,9 @@ def strip_html_step(table: pd.DataFrame, mapping: dict) -> pd.DataFrame:
     return _map_text(table, mapping, strip_html)
 
 
-def merge_rare_labels(table: pd.DataFrame, mapping: dict, min_count: int = 8, into: str = "other") -> pd.DataFrame:
+def merge_rare_labels(
+    table: pd.DataFrame, mapping: dict, min_count: int = 8, into: str = "other"
+) -> pd.DataFrame:
     """Rename labels with fewer than min_count rows to `into`."""
     out = table.copy()
     labels = out[mapping["label"]].astype(str)
@@ -160,9 +178,16 @@ def merge_rare_labels(table: pd.DataFrame, mapping: dict, min_count: int = 8, in
 
 
 STEPS = {
-    "drop_empty": drop_empty, "drop_duplicates": drop_duplicates, "resolve_conflicts": resolve_conflicts,
-    "mask_pii": mask_pii_step, "drop_pii": drop_pii, "drop_long": drop_long, "trim_long": trim_long,
-    "repair_encoding": repair_encoding, "strip_html": strip_html_step, "merge_rare_labels": merge_rare_labels,
+    "drop_empty": drop_empty,
+    "drop_duplicates": drop_duplicates,
+    "resolve_conflicts": resolve_conflicts,
+    "mask_pii": mask_pii_step,
+    "drop_pii": drop_pii,
+    "drop_long": drop_long,
+    "trim_long": trim_long,
+    "repair_encoding": repair_encoding,
+    "strip_html": strip_html_step,
+    "merge_rare_labels": merge_rare_labels,
 }
 
 
@@ -175,7 +200,9 @@ def apply_step(table: pd.DataFrame, mapping: dict, step: Step) -> pd.DataFrame:
     try:
         result = STEPS[step.step](table, mapping, **step.params)
     except TypeError as err:
-        raise DataError(f"Step {step.step!r} got parameters it does not take: {step.params}") from err
+        raise DataError(
+            f"Step {step.step!r} got parameters it does not take: {step.params}"
+        ) from err
     if len(result) == 0:
         raise DataError(
             f"No rows are left after '{step.step}' ({len(table):,} before). Undo that step or "
@@ -221,5 +248,10 @@ def preview_step(table: pd.DataFrame, mapping: dict, step: Step, limit: int = 20
     common = result.index.intersection(table.index)
     old, new = table.loc[common], result.loc[common]
     changed = (old.astype(str) != new.astype(str)).any(axis=1).to_numpy()
-    return Preview(dropped.head(limit), old[changed].head(limit), new[changed].head(limit),
-                   len(dropped), int(changed.sum()))
+    return Preview(
+        dropped.head(limit),
+        old[changed].head(limit),
+        new[changed].head(limit),
+        len(dropped),
+        int(changed.sum()),
+    )

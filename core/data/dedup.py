@@ -32,14 +32,18 @@ def as_arrow(texts: pd.Series) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
-        array = pa.array(texts.fillna("").astype(str).to_numpy(dtype=object), type=pa.large_string())
+        array = pa.array(
+            texts.fillna("").astype(str).to_numpy(dtype=object), type=pa.large_string()
+        )
     return array
 
 
 def normalize(texts: pd.Series) -> pa.Array:
     """Lower case with punctuation removed: two rows that differ only there get the same words."""
     array = as_arrow(texts)
-    return pc.replace_substring_regex(pc.utf8_lower(array), pattern=r"[^\p{L}\p{N}\s]+", replacement="")
+    return pc.replace_substring_regex(
+        pc.utf8_lower(array), pattern=r"[^\p{L}\p{N}\s]+", replacement=""
+    )
 
 
 def first_occurrence(keys) -> np.ndarray:
@@ -104,14 +108,18 @@ def find_duplicates(
     bare = np.flatnonzero(~has_words)
     with_words = has_words.copy()
     if len(bare):
-        sets = pd.Series([" ".join(sorted(set(t.split()))) for t in norm.take(pa.array(bare)).to_pylist()])
+        sets = pd.Series(
+            [" ".join(sorted(set(t.split()))) for t in norm.take(pa.array(bare)).to_pylist()]
+        )
         same_set[bare] = bare[first_occurrence(sets.to_numpy())]
         with_words[bare] = (sets != "").to_numpy()
     pick = np.flatnonzero((same_set != positions) & with_words & ~exact_mask)
     pairs = [np.stack([pick, same_set[pick]], axis=1)]
     rows_per_band = num_perm // bands
     for band in range(bands):
-        first = first_occurrence(_band_keys(signatures[:, band * rows_per_band:(band + 1) * rows_per_band]))
+        first = first_occurrence(
+            _band_keys(signatures[:, band * rows_per_band : (band + 1) * rows_per_band])
+        )
         pick = np.flatnonzero((first != positions) & has_words & ~exact_mask)
         pairs.append(np.stack([pick, first[pick]], axis=1))
     pairs = np.concatenate(pairs)
@@ -123,7 +131,13 @@ def find_duplicates(
         agree += signatures[pairs[:, 0], column] == signatures[pairs[:, 1], column]
     pairs = pairs[agree / num_perm >= threshold - 0.4]
     involved = np.unique(pairs)
-    lookup = dict(zip(involved.tolist(), norm.take(pa.array(involved, type=pa.int64())).to_pylist()))
+    lookup = dict(
+        zip(
+            involved.tolist(),
+            norm.take(pa.array(involved, type=pa.int64())).to_pylist(),
+            strict=False,
+        )
+    )
     confirmed = [_jaccard(lookup[a], lookup[b]) >= threshold for a, b in pairs.tolist()]
     pairs = pairs[np.asarray(confirmed, dtype=bool)] if len(pairs) else pairs
     pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]

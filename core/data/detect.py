@@ -48,7 +48,9 @@ def suggest_columns(table: pd.DataFrame) -> dict:
 def check_labels(table: pd.DataFrame, label_column: str) -> None:
     """Raise DataError if the label column cannot train a classifier."""
     if label_column not in table.columns:
-        raise DataError(f"There is no column '{label_column}'. Pick the label column from the list.")
+        raise DataError(
+            f"There is no column '{label_column}'. Pick the label column from the list."
+        )
     labels = table[label_column].map(lambda v: "" if v is None else str(v).strip())
     classes = labels[labels != ""].unique()
     if len(classes) < 2:
@@ -78,8 +80,11 @@ INPUT_NAMES = ("input", "context")
 PAIR_NAMES = ("text_pair", "sentence2", "text2", "hypothesis", "question2")
 # What the trainer's RunConfig calls each data shape (core.settings.TASKS).
 SETTINGS_TASK = {
-    "classification": "classification", "instruction": "causal_lm", "chat": "causal_lm",
-    "text": "causal_lm", "preference": "causal_lm",
+    "classification": "classification",
+    "instruction": "causal_lm",
+    "chat": "causal_lm",
+    "text": "causal_lm",
+    "preference": "causal_lm",
 }
 
 
@@ -98,7 +103,10 @@ def suggest_mapping(table: pd.DataFrame) -> dict:
     """
     lower = {str(c).lower(): c for c in table.columns}
     for task, roles in SHAPES.items():
-        found = {role: next((lower[n] for n in names if n in lower), None) for role, names in roles.items()}
+        found = {
+            role: next((lower[n] for n in names if n in lower), None)
+            for role, names in roles.items()
+        }
         if all(found.values()) and len(set(found.values())) == len(found):
             mapping = {"task": task, **found}
             if task == "chat":
@@ -116,7 +124,7 @@ def suggest_mapping(table: pd.DataFrame) -> dict:
 
 
 def chat_format(column: pd.Series) -> str:
-    """"openai" for role/content turns, "sharegpt" for from/value turns, "" for neither."""
+    """ "openai" for role/content turns, "sharegpt" for from/value turns, "" for neither."""
     for value in column.head(20):
         if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
             turns = list(value)
@@ -128,8 +136,15 @@ def chat_format(column: pd.Series) -> str:
     return ""
 
 
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                  "system": "system", "bot": "assistant", "model": "assistant"}
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "bot": "assistant",
+    "model": "assistant",
+}
 ALPACA_PROMPT = "### Instruction:\n{instruction}\n\n{input_block}### Response:\n"
 
 
@@ -137,8 +152,13 @@ def chat_turns(value, fmt: str) -> list[dict]:
     """A chat cell as [{"role", "content"}] whatever its format (ShareGPT roles renamed)."""
     turns = list(value) if value is not None else []
     if fmt == "sharegpt":
-        return [{"role": SHAREGPT_ROLES.get(str(t.get("from")), str(t.get("from"))),
-                 "content": str(t.get("value", ""))} for t in turns]
+        return [
+            {
+                "role": SHAREGPT_ROLES.get(str(t.get("from")), str(t.get("from"))),
+                "content": str(t.get("value", "")),
+            }
+            for t in turns
+        ]
     return [{"role": str(t.get("role")), "content": str(t.get("content", ""))} for t in turns]
 
 
@@ -148,10 +168,15 @@ def render_example(row: pd.Series | dict, mapping: dict) -> list[tuple[str, bool
     For chat and instruction data the prompt pieces are False (not learned) and the answers True;
     for classification the last piece is the label the model predicts.
     """
-    get = (lambda k: "" if not mapping.get(k) else row[mapping[k]])
+
+    def get(k):
+        return "" if not mapping.get(k) else row[mapping[k]]
+
     task = mapping["task"]
     if task == "classification":
-        text = str(get("text")) + (f"  [SEP]  {get('text_pair')}" if mapping.get("text_pair") else "")
+        text = str(get("text")) + (
+            f"  [SEP]  {get('text_pair')}" if mapping.get("text_pair") else ""
+        )
         return [(text, False), (f"→ label: {get('label')}", True)]
     if task == "instruction":
         extra = str(get("input") or "").strip()
@@ -160,11 +185,16 @@ def render_example(row: pd.Series | dict, mapping: dict) -> list[tuple[str, bool
         )
         return [(prompt, False), (str(get("output")), True)]
     if task == "chat":
-        return [(f"<|{t['role']}|>\n{t['content']}\n", t["role"] == "assistant")
-                for t in chat_turns(get("messages"), mapping.get("chat_format", "openai"))]
+        return [
+            (f"<|{t['role']}|>\n{t['content']}\n", t["role"] == "assistant")
+            for t in chat_turns(get("messages"), mapping.get("chat_format", "openai"))
+        ]
     if task == "preference":
-        return [(f"{get('prompt')}\n", False), (f"[chosen] {get('chosen')}\n", True),
-                (f"[rejected] {get('rejected')}", False)]
+        return [
+            (f"{get('prompt')}\n", False),
+            (f"[chosen] {get('chosen')}\n", True),
+            (f"[rejected] {get('rejected')}", False),
+        ]
     return [(str(get("text")), True)]
 
 
@@ -176,8 +206,12 @@ def mapping_text(table: pd.DataFrame, mapping: dict) -> pd.Series:
         return table[mapping["messages"]].map(
             lambda v: "\n".join(t["content"] for t in chat_turns(v, fmt))
         )
-    roles = {"classification": ("text", "text_pair"), "instruction": ("instruction", "input", "output"),
-             "preference": ("prompt", "chosen", "rejected"), "text": ("text",)}[task]
+    roles = {
+        "classification": ("text", "text_pair"),
+        "instruction": ("instruction", "input", "output"),
+        "preference": ("prompt", "chosen", "rejected"),
+        "text": ("text",),
+    }[task]
     columns = [mapping[r] for r in roles if mapping.get(r)]
     if len(columns) == 1:
         return _as_text(table[columns[0]])

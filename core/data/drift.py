@@ -45,7 +45,9 @@ class DriftResult:
     new_lengths: np.ndarray = field(repr=False, metadata={"help": "words per new row"})
     reference_labels: dict = field(default_factory=dict, metadata={"help": "label → share"})
     new_labels: dict = field(default_factory=dict, metadata={"help": "label → share"})
-    verdict: str = field(default="no drift", metadata={"help": "no drift, some drift or strong drift"})
+    verdict: str = field(
+        default="no drift", metadata={"help": "no drift, some drift or strong drift"}
+    )
 
 
 def _words(texts: pd.Series) -> pd.Series:
@@ -57,10 +59,14 @@ def length_check(ref: np.ndarray, new: np.ndarray) -> DriftCheck:
     result = stats.ks_2samp(ref, new)
     drifted = bool(result.pvalue < KS_P_VALUE and result.statistic >= KS_STATISTIC)
     return DriftCheck(
-        "length", float(result.statistic), KS_STATISTIC, drifted,
+        "length",
+        float(result.statistic),
+        KS_STATISTIC,
+        drifted,
         f"Lengths: median {np.median(ref):.0f} vs {np.median(new):.0f} words; KS statistic "
         f"{result.statistic:.3f} (p = {result.pvalue:.2g}). Drift if p < {KS_P_VALUE} and the "
-        f"statistic ≥ {KS_STATISTIC}: {'yes' if drifted else 'no'}.")
+        f"statistic ≥ {KS_STATISTIC}: {'yes' if drifted else 'no'}.",
+    )
 
 
 def label_check(ref: dict, new: dict) -> DriftCheck:
@@ -70,9 +76,14 @@ def label_check(ref: dict, new: dict) -> DriftCheck:
     unseen = sorted(set(new) - set(ref))
     extra = f" Labels not in the reference: {', '.join(map(str, unseen[:5]))}." if unseen else ""
     drifted = tvd > LABEL_TVD
-    return DriftCheck("labels", tvd, LABEL_TVD, drifted,
-                      f"Labels: {tvd:.1%} of the examples would have to change label to match "
-                      f"(drift above {LABEL_TVD:.0%}): {'yes' if drifted else 'no'}.{extra}")
+    return DriftCheck(
+        "labels",
+        tvd,
+        LABEL_TVD,
+        drifted,
+        f"Labels: {tvd:.1%} of the examples would have to change label to match "
+        f"(drift above {LABEL_TVD:.0%}): {'yes' if drifted else 'no'}.{extra}",
+    )
 
 
 def vocabulary_check(ref_words: pd.Series, new_words: pd.Series) -> DriftCheck:
@@ -81,9 +92,14 @@ def vocabulary_check(ref_words: pd.Series, new_words: pd.Series) -> DriftCheck:
     flat = new_words.explode().dropna()
     rate = float((~flat.isin(known)).mean()) if len(flat) else 0.0
     drifted = rate > UNSEEN_RATE
-    return DriftCheck("vocabulary", rate, UNSEEN_RATE, drifted,
-                      f"Vocabulary: {rate:.1%} of the new words never appear in the reference "
-                      f"(drift above {UNSEEN_RATE:.0%}): {'yes' if drifted else 'no'}.")
+    return DriftCheck(
+        "vocabulary",
+        rate,
+        UNSEEN_RATE,
+        drifted,
+        f"Vocabulary: {rate:.1%} of the new words never appear in the reference "
+        f"(drift above {UNSEEN_RATE:.0%}): {'yes' if drifted else 'no'}.",
+    )
 
 
 def embedding_check(ref_vectors: np.ndarray, new_vectors: np.ndarray) -> DriftCheck:
@@ -91,12 +107,19 @@ def embedding_check(ref_vectors: np.ndarray, new_vectors: np.ndarray) -> DriftCh
     a, b = ref_vectors.mean(axis=0), new_vectors.mean(axis=0)
     distance = float(1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
     drifted = distance > EMBEDDING_DISTANCE
-    return DriftCheck("embedding", distance, EMBEDDING_DISTANCE, drifted,
-                      f"Meaning: the average sentence embeddings are {distance:.3f} apart (cosine "
-                      f"distance; drift above {EMBEDDING_DISTANCE}): {'yes' if drifted else 'no'}.")
+    return DriftCheck(
+        "embedding",
+        distance,
+        EMBEDDING_DISTANCE,
+        drifted,
+        f"Meaning: the average sentence embeddings are {distance:.3f} apart (cosine "
+        f"distance; drift above {EMBEDDING_DISTANCE}): {'yes' if drifted else 'no'}.",
+    )
 
 
-def embed_texts(texts: list[str], model_path: str | None = None, batch_size: int = 64) -> np.ndarray:
+def embed_texts(
+    texts: list[str], model_path: str | None = None, batch_size: int = 64
+) -> np.ndarray:
     """Mean-pooled, L2-normalised sentence embeddings from MiniLM (the embedded model by default)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -110,8 +133,13 @@ def embed_texts(texts: list[str], model_path: str | None = None, batch_size: int
     parts = []
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
-                              max_length=128, return_tensors="pt")
+            batch = tokenizer(
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=128,
+                return_tensors="pt",
+            )
             hidden = model(**batch).last_hidden_state  # (batch, tokens, hidden)
             mask = batch["attention_mask"].unsqueeze(-1).float()
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
@@ -120,8 +148,12 @@ def embed_texts(texts: list[str], model_path: str | None = None, batch_size: int
 
 
 def compare(
-    reference: pd.DataFrame, new: pd.DataFrame, mapping: dict, embed: bool = True,
-    model_path: str | None = None, sample: int = EMBED_SAMPLE,
+    reference: pd.DataFrame,
+    new: pd.DataFrame,
+    mapping: dict,
+    embed: bool = True,
+    model_path: str | None = None,
+    sample: int = EMBED_SAMPLE,
 ) -> DriftResult:
     """Compare a new dataset against a reference one.
 
@@ -148,8 +180,11 @@ def compare(
         checks.insert(1, label_check(ref_labels, new_labels))
     if embed:
         pick = lambda s: s.sample(min(sample, len(s)), random_state=0).tolist()  # noqa: E731
-        checks.append(embedding_check(embed_texts(pick(ref_text), model_path),
-                                      embed_texts(pick(new_text), model_path)))
+        checks.append(
+            embedding_check(
+                embed_texts(pick(ref_text), model_path), embed_texts(pick(new_text), model_path)
+            )
+        )
     drifted = sum(c.drifted for c in checks)
     verdict = "no drift" if not drifted else ("some drift" if drifted == 1 else "strong drift")
     return DriftResult(checks, ref_len, new_len, ref_labels, new_labels, verdict)

@@ -41,7 +41,9 @@ def unwrap(data: bytes, name: str) -> tuple[bytes, str]:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
                 inner = handle.read(MAX_UNPACKED_BYTES + 1)
         except (OSError, EOFError) as err:
-            raise DataError(f"{name} is not a readable .gz file ({err}). Compress it again.") from err
+            raise DataError(
+                f"{name} is not a readable .gz file ({err}). Compress it again."
+            ) from err
         return unwrap(_check_size(inner, name), PurePath(name).stem)
     if suffix == ".zip":
         try:
@@ -56,7 +58,9 @@ def unwrap(data: bytes, name: str) -> tuple[bytes, str]:
             )
         member = members[0]
         if member.file_size > MAX_UNPACKED_BYTES:
-            raise DataError(f"{member.filename} in {name} unpacks to over 4 GB; load it from a path.")
+            raise DataError(
+                f"{member.filename} in {name} unpacks to over 4 GB; load it from a path."
+            )
         return unwrap(archive.read(member), member.filename)
     return data, name
 
@@ -80,8 +84,11 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
     Raises:
         DataError: the bytes look binary (NUL bytes or many control characters), not text.
     """
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if data.startswith(bom):
             return data.decode(encoding, errors="replace"), encoding
     head = data[:65536]
@@ -133,7 +140,7 @@ def parse_csv(text: str, name: str, delimiter: str) -> pd.DataFrame:
     except pd.errors.ParserError as err:
         raise DataError(
             f"{name} could not be read as a table separated by {delimiter!r}: {str(err)[:200]}. "
-            "Usually a quote (\") is opened and never closed, or a row has extra separators: "
+            'Usually a quote (") is opened and never closed, or a row has extra separators: '
             "open the file in a spreadsheet, fix that row and save it as CSV again."
         ) from err
     if not isinstance(table.index, pd.RangeIndex):

@@ -28,7 +28,9 @@ def content_hash(table: pd.DataFrame) -> str:
         values = table[column]
         if values.dtype == object:
             # Lists/dicts (chat turns) are not hashable by pandas: hash their JSON text instead.
-            values = values.map(lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str))
+            values = values.map(
+                lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+            )
         hashed = pd.util.hash_pandas_object(values.reset_index(drop=True), index=False)
         digest.update(hashed.to_numpy().tobytes())
     return digest.hexdigest()
@@ -73,8 +75,12 @@ class VersionRecord:
 
 
 def save_version(
-    table: pd.DataFrame, root: str | Path, source: str | Path, recipe: Recipe | None = None,
-    rows_before: int | None = None, split_seed: int = 42,
+    table: pd.DataFrame,
+    root: str | Path,
+    source: str | Path,
+    recipe: Recipe | None = None,
+    rows_before: int | None = None,
+    split_seed: int = 42,
 ) -> VersionRecord:
     """Store a cleaned table as a new version with its record (an existing one is reused).
 
@@ -103,9 +109,17 @@ def save_version(
             table.to_json(target, orient="records", lines=True, force_ascii=False)
     elif (folder / "data.jsonl").exists():
         target = folder / "data.jsonl"
-    record = VersionRecord(print_, str(target), str(source), file_hash(source) if Path(source).is_file() else "",
-                           recipe.to_list(), int(rows_before if rows_before is not None else len(table)),
-                           len(table), split_seed, content_hash(table))
+    record = VersionRecord(
+        print_,
+        str(target),
+        str(source),
+        file_hash(source) if Path(source).is_file() else "",
+        recipe.to_list(),
+        int(rows_before if rows_before is not None else len(table)),
+        len(table),
+        split_seed,
+        content_hash(table),
+    )
     (folder / "version.json").write_text(json.dumps(asdict(record), indent=2))
     return record
 
@@ -119,7 +133,9 @@ def read_version(path: str | Path) -> VersionRecord | None:
     try:
         return VersionRecord(**json.loads(record_file.read_text()))
     except (TypeError, json.JSONDecodeError) as err:
-        raise DataError(f"{record_file} is damaged ({err}); save the dataset version again.") from err
+        raise DataError(
+            f"{record_file} is damaged ({err}); save the dataset version again."
+        ) from err
 
 
 def data_fingerprint(path: str | Path, table: pd.DataFrame | None = None) -> str:

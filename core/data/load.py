@@ -50,7 +50,9 @@ def load_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path.name} is empty (0 bytes). Choose a file that holds your examples.")
     data, inner = unwrap(path.read_bytes(), path.name)
     if not data:
-        raise DataError(f"{inner} inside {path.name} is empty. Choose a file that holds your examples.")
+        raise DataError(
+            f"{inner} inside {path.name} is empty. Choose a file that holds your examples."
+        )
     table, notes = parse_bytes(data, inner)
     return _finish(table, path.name, notes)
 
@@ -112,7 +114,9 @@ def load_source(source: str, split: str = "train") -> pd.DataFrame:
     if Path(source).expanduser().exists():
         return load_table(Path(source).expanduser())
     if not HUB_ID.match(source):
-        raise DataError(f"No file or folder at {source!r}. Check the path (it must be on this machine).")
+        raise DataError(
+            f"No file or folder at {source!r}. Check the path (it must be on this machine)."
+        )
     if not hub_reachable():
         raise DataError(
             f"{source!r} looks like a Hugging Face Hub dataset, but this machine is offline "
@@ -123,8 +127,12 @@ def load_source(source: str, split: str = "train") -> pd.DataFrame:
     try:
         loaded = datasets.load_dataset(source, split=split)
     except Exception as err:  # noqa: BLE001 - the Hub raises many types; the user needs the message
-        raise DataError(f"The Hub dataset {source!r} (split {split!r}) could not be loaded: {err}") from err
-    return _finish(loaded.to_pandas(), source, [f"Loaded the {split!r} split of {source} from the Hub."])
+        raise DataError(
+            f"The Hub dataset {source!r} (split {split!r}) could not be loaded: {err}"
+        ) from err
+    return _finish(
+        loaded.to_pandas(), source, [f"Loaded the {split!r} split of {source} from the Hub."]
+    )
 
 
 def store_upload(data: bytes, filename: str, root: Path) -> Path:

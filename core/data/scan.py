@@ -44,7 +44,9 @@ def scan(texts: pd.Series, patterns: dict[str, str]) -> dict[str, np.ndarray]:
     """
     array = _array(texts)
     combined = "|".join(f"(?:{p})" for p in patterns.values())
-    hits = np.flatnonzero(pc.match_substring_regex(array, pattern=combined).to_numpy(zero_copy_only=False))
+    hits = np.flatnonzero(
+        pc.match_substring_regex(array, pattern=combined).to_numpy(zero_copy_only=False)
+    )
     subset = array.take(pa.array(hits, type=pa.int64()))
     found = {}
     for name, pattern in patterns.items():
@@ -61,8 +63,10 @@ def _has_luhn_number(text: str) -> bool:
 
     for match in re.finditer(PII_PATTERNS["card"], text):
         digits = [int(c) for c in match.group() if c.isdigit()]
-        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2)
-                    for i, d in enumerate(reversed(digits)))
+        total = sum(
+            d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2)
+            for i, d in enumerate(reversed(digits))
+        )
         if total % 10 == 0:
             return True
     return False
@@ -74,18 +78,29 @@ def mask_pii(texts: pd.Series, kinds: tuple[str, ...] = tuple(PII_PATTERNS)) -> 
     # Cards before phones: a card number also looks like a long phone number.
     for kind in ("email", "card", "ip", "phone"):
         if kind in kinds:
-            array = pc.replace_substring_regex(array, pattern=PII_PATTERNS[kind], replacement=MASKS[kind])
+            array = pc.replace_substring_regex(
+                array, pattern=PII_PATTERNS[kind], replacement=MASKS[kind]
+            )
     return pd.Series(array.to_numpy(zero_copy_only=False), index=texts.index, dtype=object)
 
 
 def strip_html(texts: pd.Series) -> pd.Series:
     """Tags removed and the common entities decoded."""
-    array = pc.replace_substring_regex(_array(texts), pattern=r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>",
-                                       replacement=" ")
-    for entity, char in (("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'),
-                         ("&#39;", "'"), ("&nbsp;", " ")):
+    array = pc.replace_substring_regex(
+        _array(texts), pattern=r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>", replacement=" "
+    )
+    for entity, char in (
+        ("&amp;", "&"),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", '"'),
+        ("&#39;", "'"),
+        ("&nbsp;", " "),
+    ):
         array = pc.replace_substring(array, pattern=entity, replacement=char)
-    array = pc.utf8_trim_whitespace(pc.replace_substring_regex(array, pattern=r"  +", replacement=" "))
+    array = pc.utf8_trim_whitespace(
+        pc.replace_substring_regex(array, pattern=r"  +", replacement=" ")
+    )
     return pd.Series(array.to_numpy(zero_copy_only=False), index=texts.index, dtype=object)
 
 

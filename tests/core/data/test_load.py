@@ -55,7 +55,9 @@ def test_every_format_gives_the_same_table(tmp_path, name):
 
 
 def test_latin1_is_detected_and_noted(tmp_path):
-    table = load_table(write(tmp_path, "l.csv", "text,label\ncafé crème,pos\nnaïve,neg\n".encode("latin-1")))
+    table = load_table(
+        write(tmp_path, "l.csv", "text,label\ncafé crème,pos\nnaïve,neg\n".encode("latin-1"))
+    )
     assert table["text"].tolist() == ["café crème", "naïve"]
     assert any("latin-1" in n for n in table.attrs["notes"])
 
@@ -80,8 +82,9 @@ def test_plain_text_lines_and_blocks(tmp_path):
 def test_save_to_disk_folder(tmp_path):
     import datasets
 
-    datasets.DatasetDict({"train": datasets.Dataset.from_list(ROWS),
-                          "test": datasets.Dataset.from_list(ROWS[:1])}).save_to_disk(tmp_path / "ds")
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(ROWS), "test": datasets.Dataset.from_list(ROWS[:1])}
+    ).save_to_disk(tmp_path / "ds")
     table = load_table(tmp_path / "ds")
     assert table["text"].tolist() == ["good film", "bad film"]
 
@@ -93,19 +96,22 @@ def test_mixed_json_schemas_load_the_union_and_say_what_differs(tmp_path):
     assert "source (1 rows)" in table.attrs["notes"][0]
 
 
-@pytest.mark.parametrize("name, data, expected", [
-    ("empty.csv", b"", "empty (0 bytes)"),
-    ("blank.csv", b"  \n\n", "only blank space"),
-    ("junk.csv", bytes(range(256)) * 40, "binary file"),
-    ("quote.csv", 'text,label\n"unclosed,pos\nok,neg\n', "quote"),
-    ("fields.csv", "text,label\na,b,c,d\n", "extra separators"),
-    ("bad.json", '[{"text": "a"', "not valid JSON"),
-    ("bad.jsonl", '{"text": "a"}\n{oops}\n', "line 2"),
-    ("x.docx", b"hello", "not supported"),
-    ("len.json", json.dumps({"text": ["a", "b"], "label": ["x"]}), "different lengths"),
-    ("bad.parquet", b"PAR1 not really", "Parquet"),
-    ("bad.zip", b"PK\x03\x04broken", ".zip"),
-])
+@pytest.mark.parametrize(
+    "name, data, expected",
+    [
+        ("empty.csv", b"", "empty (0 bytes)"),
+        ("blank.csv", b"  \n\n", "only blank space"),
+        ("junk.csv", bytes(range(256)) * 40, "binary file"),
+        ("quote.csv", 'text,label\n"unclosed,pos\nok,neg\n', "quote"),
+        ("fields.csv", "text,label\na,b,c,d\n", "extra separators"),
+        ("bad.json", '[{"text": "a"', "not valid JSON"),
+        ("bad.jsonl", '{"text": "a"}\n{oops}\n', "line 2"),
+        ("x.docx", b"hello", "not supported"),
+        ("len.json", json.dumps({"text": ["a", "b"], "label": ["x"]}), "different lengths"),
+        ("bad.parquet", b"PAR1 not really", "Parquet"),
+        ("bad.zip", b"PK\x03\x04broken", ".zip"),
+    ],
+)
 def test_bad_input_gives_a_clear_message(tmp_path, name, data, expected):
     with pytest.raises(DataError, match=expected.replace("(", r"\(").replace(")", r"\)")) as info:
         load_table(write(tmp_path, name, data))

