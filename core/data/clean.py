@@ -95,7 +95,17 @@ def _text_columns(table: pd.DataFrame, mapping: dict) -> list[str]:
 
 
 def _map_text(table: pd.DataFrame, mapping: dict, change) -> pd.DataFrame:
+    """A copy with `change` (Series of str → Series of str) applied to every mapped text field,
+    chat turns included."""
     out = table.copy()
+    if mapping["task"] == "chat":
+        column = mapping["messages"]
+        key = "value" if mapping.get("chat_format") == "sharegpt" else "content"
+        turns = [list(v) if v is not None else [] for v in table[column]]
+        flat = pd.Series([str(t.get(key, "")) for row in turns for t in row], dtype=object)
+        changed = iter(change(flat).tolist() if len(flat) else [])
+        out[column] = [[{**t, key: next(changed)} for t in row] for row in turns]
+        return out
     for column in _text_columns(table, mapping):
         out[column] = change(table[column].fillna("").astype(str))
     return out

@@ -148,3 +148,31 @@ def test_store_upload_is_content_addressed_and_never_rewritten(tmp_path):
     other = store_upload(b"text\nbye\n", "a.csv", tmp_path)
     assert first == again != other
     assert first.read_bytes() == b"text\nhello\n"
+
+
+@pytest.mark.parametrize(
+    "suffix", [".csv", ".tsv", ".json", ".jsonl", ".txt", ".parquet", ".xlsx", ".gz", ".zip"]
+)
+def test_fuzzed_bytes_give_a_table_or_a_data_error(tmp_path, suffix):
+    import random
+
+    rng = random.Random(suffix)
+    seeds = [
+        b'text,label\n"a",b\n',
+        b'[{"text": 1}]',
+        b"PK\x03\x04",
+        b"\x1f\x8b\x08",
+        b"PAR1",
+        b"\xff\xfe",
+    ]
+    for case in range(60):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(0, 40)):
+            data.insert(rng.randint(0, len(data)), rng.randint(0, 255))
+        path = write(tmp_path, f"f{case}{suffix}", bytes(data))
+        try:
+            table = load_table(path)
+        except DataError as err:
+            assert path.name in str(err) or path.stem in str(err)
+        else:
+            assert isinstance(table, pd.DataFrame) and len(table) > 0

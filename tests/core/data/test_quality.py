@@ -155,3 +155,16 @@ def test_unknown_step_and_bad_recipe_file(tmp_path):
 def test_mask_pii_keeps_other_text():
     out = mask_pii(pd.Series(["mail a@b.io now", "server 10.0.0.1 up", "nothing here"]))
     assert out.tolist() == ["mail [EMAIL] now", "server [IP] up", "nothing here"]
+
+
+def test_text_fixes_reach_chat_turns():
+    turns = [{"from": "human", "value": "mail a@b.io"}, {"from": "gpt", "value": "<b>ok</b>"}]
+    table = pd.DataFrame({"conversations": [turns, turns[:1]]})
+    mapping = suggest_mapping(table)
+    cleaned = apply_recipe(table, mapping, Recipe([Step("mask_pii"), Step("strip_html")]))
+    assert cleaned.conversations[0] == [
+        {"from": "human", "value": "mail [EMAIL]"},
+        {"from": "gpt", "value": "ok"},
+    ]
+    assert table.conversations[0][0]["value"] == "mail a@b.io"  # the original is untouched
+    assert quality_report(cleaned, mapping).get("pii").count == 0
