@@ -41,9 +41,11 @@ def as_arrow(texts: pd.Series) -> pa.Array:
 def normalize(texts: pd.Series) -> pa.Array:
     """Lower case with punctuation removed: two rows that differ only there get the same words."""
     array = as_arrow(texts)
-    return pc.replace_substring_regex(
+    removed = pc.replace_substring_regex(
         pc.utf8_lower(array), pattern=r"[^\p{L}\p{N}\s]+", replacement=""
     )
+    # Trimmed, or the whitespace split would give a trailing "" word ("ok !" → "ok " → ["ok", ""]).
+    return pc.utf8_trim_whitespace(removed)
 
 
 def first_occurrence(keys) -> np.ndarray:
@@ -55,23 +57,40 @@ def first_occurrence(keys) -> np.ndarray:
     return first[codes]
 
 
-def minhash_signatures(norm: pa.Array, num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(signatures (rows, num_perm) uint32, has_words bool per row) of each row's word set.
+def minhash_signatures(
+    norm: pa.Array, num_perm: int, seed: int, stop_share: float = 0.03
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MinHash signatures of each row's word set, and a key for 'the same words'.
 
     Each word gets one random 32-bit value per permutation, so min over a row's words is a MinHash.
-    Words in more than 1% of rows (stop words) are left out: they would be the minimum of so many
-    rows that LSH buckets fill with unrelated rows.
+    Words in more than `stop_share` of rows (stop words) are left out of the signatures: they would
+    be the minimum of so many rows that LSH buckets fill with unrelated rows.
+
+    Returns:
+        (signatures (rows, num_perm) uint32, has_words: rows with a word that is not a stop word,
+         bag_keys: uint64 per row, equal for rows with the same words in any order; 0 if none).
     """
     words = pc.utf8_split_whitespace(norm)
     counts = pc.list_value_length(words).fill_null(0).to_numpy(zero_copy_only=False)
-    ids = pc.list_flatten(words).dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    ids = (
+        pc.list_flatten(words)
+        .dictionary_encode()
+        .indices.to_numpy(zero_copy_only=False)
+        .astype(np.intp)
+    )
     vocab = int(ids.max()) + 1 if len(ids) else 1
-    common = np.bincount(ids, minlength=vocab) > max(50, 0.01 * len(counts))
-    kept = ~common[ids]
-    ids = ids[kept].astype(np.intp)  # stop words dropped once; intp makes np.take ~5× faster
-    counts = np.bincount(np.repeat(np.arange(len(counts)), counts)[kept], minlength=len(counts))
     rng = np.random.default_rng(seed)
     top = np.iinfo(np.uint32).max
+    bag_keys = np.zeros(len(counts), dtype=np.uint64)
+    if len(ids):
+        # Sum of one random 64-bit value per word (wrapping): order-free, one pass over the tokens.
+        word_keys = rng.integers(1, 2**63, size=vocab, dtype=np.uint64)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[counts > 0]
+        bag_keys[counts > 0] = np.add.reduceat(np.take(word_keys, ids), starts)
+    common = np.bincount(ids, minlength=vocab) > max(50, stop_share * len(counts))
+    kept = ~common[ids]
+    ids = ids[kept]  # stop words dropped once, not in every permutation
+    counts = np.bincount(np.repeat(np.arange(len(counts)), counts)[kept], minlength=len(counts))
     has_words = counts > 0
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[has_words]
     signatures = np.full((len(counts), num_perm), top, dtype=np.uint32)
@@ -79,11 +98,11 @@ def minhash_signatures(norm: pa.Array, num_perm: int, seed: int) -> tuple[np.nda
         hashes = rng.integers(0, top, size=vocab, dtype=np.uint32)
         if len(ids):
             signatures[has_words, k] = np.minimum.reduceat(np.take(hashes, ids), starts)
-    return signatures, has_words
+    return signatures, has_words, bag_keys
 
 
 def find_duplicates(
-    texts: pd.Series, threshold: float = 0.7, num_perm: int = 24, bands: int = 12, seed: int = 0
+    texts: pd.Series, threshold: float = 0.7, num_perm: int = 32, bands: int = 16, seed: int = 0
 ) -> DuplicateResult:
     """Rows that repeat an earlier row exactly, or nearly (word-set Jaccard ≥ threshold).
 
@@ -91,7 +110,7 @@ def find_duplicates(
         texts: one string per row.
         threshold: the Jaccard similarity of word sets from which two rows count as near-copies.
         num_perm: MinHash permutations; bands × rows-per-band must equal it.
-        bands: LSH bands; with 12 bands of 2, a pair at Jaccard 0.6 is a candidate with p ≈ 0.995.
+        bands: LSH bands; with 16 bands of 2, a pair at Jaccard 0.6 is a candidate with p ≈ 0.999.
         seed: seed of the hash values (results are deterministic).
 
     Returns:
@@ -100,19 +119,11 @@ def find_duplicates(
     values = texts.fillna("").astype(str)
     exact_mask = values.duplicated(keep="first").to_numpy()
     norm = normalize(values)
-    signatures, has_words = minhash_signatures(norm, num_perm, seed)
+    signatures, has_words, bag_keys = minhash_signatures(norm, num_perm, seed)
     positions = np.arange(len(values))
-    # Same word set (case, punctuation, spacing or order changed): the whole signature is equal.
-    same_set = first_occurrence(_band_keys(signatures))
-    # Rows made only of stop words have no signature: key those few by their sorted word set.
-    bare = np.flatnonzero(~has_words)
-    with_words = has_words.copy()
-    if len(bare):
-        sets = pd.Series(
-            [" ".join(sorted(set(t.split()))) for t in norm.take(pa.array(bare)).to_pylist()]
-        )
-        same_set[bare] = bare[first_occurrence(sets.to_numpy())]
-        with_words[bare] = (sets != "").to_numpy()
+    # Same words (case, punctuation, spacing or order changed): equal bag keys.
+    with_words = bag_keys != 0
+    same_set = first_occurrence(bag_keys)
     pick = np.flatnonzero((same_set != positions) & with_words & ~exact_mask)
     pairs = [np.stack([pick, same_set[pick]], axis=1)]
     rows_per_band = num_perm // bands
