@@ -1,11 +1,14 @@
 """Step 2 · Data: upload a file (or use the sample), check it, map the columns, set the split."""
 
+import json
 from pathlib import Path
 
 import streamlit as st
 
-from core.data.detect import check_labels, suggest_columns
-from core.data.load import DataError, load_table, store_upload
+from core.data.clean import Recipe, Step, apply_step, preview_step
+from core.data.detect import check_labels, suggest_columns, suggest_mapping
+from core.data.lineage import data_fingerprint, read_version, save_version
+from core.data.load import SUPPORTED, DataError, load_table, store_upload
 from core.runs import data_root
 from pages.common import get_config, next_button, set_config, stepper
 
@@ -18,16 +21,141 @@ def read_table(path: str):
     return load_table(path)
 
 
+@st.cache_data(show_spinner="Checking the data…", max_entries=4)
+def check_quality(path: str, text: str, label: str, max_length: int):
+    from core.data.quality import quality_report
+
+    mapping = {"task": "classification", "text": text, "label": label}
+    return quality_report(read_table(path), mapping, max_length=max_length)
+
+
+def lineage(path: str):
+    """(original file, recipe so far) of the data at `path` (a saved version or an upload)."""
+    record = read_version(path)
+    if record is None:
+        return path, Recipe()
+    return record.source, Recipe.from_list(record.recipe)
+
+
+def apply_fix(table, mapping, config, step: Step) -> None:
+    """Apply one fix, store the result as a new version and point the config at it."""
+    source, recipe = lineage(config.data.path)
+    cleaned = apply_step(table, mapping, step)
+    rows_before = len(read_table(source))
+    record = save_version(
+        cleaned, data_root(), source, recipe.then(step), rows_before, config.data.split_seed
+    )
+    set_config(config.replace(data={"path": record.path, "fingerprint": record.fingerprint}))
+
+
+def show_finding(finding, table, mapping, config) -> None:
+    icon = {"ok": "✅", "warning": "⚠️", "problem": "❌"}[finding.severity]
+    with st.expander(
+        f"{icon} {finding.title}: {finding.count:,}", expanded=finding.severity == "problem"
+    ):
+        st.write(finding.message)
+        for example in finding.examples:
+            st.code(example, language=None)
+        if finding.fix is None or finding.count == 0:
+            return
+        step = Step(finding.fix["step"], finding.fix["params"])
+        name = step.step.replace("_", " ")
+        try:
+            preview = preview_step(table, mapping, step)
+        except DataError as err:
+            st.error(str(err), icon=":material/error:")
+            return
+        st.caption(f"Fix '{name}' would leave {preview.summary}.")
+        if len(preview.dropped):
+            st.dataframe(preview.dropped, height=150)
+        if len(preview.after):
+            st.dataframe(preview.after, height=150)
+        if st.button(f"Apply: {name}", key=f"fix-{finding.key}"):
+            apply_fix(table, mapping, config, step)
+            st.rerun()
+
+
+def quality_section(table, mapping, config) -> None:
+    """The quality report, one expander per finding with its fix; recipe and fingerprint."""
+    from core.plots.data import findings_chart, label_chart, length_chart
+
+    st.subheader("Is the data ready?")
+    report = check_quality(
+        config.data.path, mapping["text"], mapping["label"], config.training.max_length
+    )
+    say = {"ready": st.success, "usable with warnings": st.warning, "needs fixing": st.error}
+    say[report.verdict](f"Verdict: **{report.verdict}**. " + " · ".join(report.top_fixes))
+    for finding in report.findings:
+        show_finding(finding, table, mapping, config)
+    charts = st.tabs(["Findings", "Labels", "Lengths"])
+    charts[0].plotly_chart(findings_chart(report))
+    charts[1].plotly_chart(label_chart(report.label_counts))
+    charts[2].plotly_chart(
+        length_chart(report.token_lengths, report.max_length, report.lengths_estimated)
+    )
+    source, recipe = lineage(config.data.path)
+    fingerprint = data_fingerprint(config.data.path, table)
+    if fingerprint != config.data.fingerprint:
+        set_config(get_config().replace(data={"fingerprint": fingerprint}))
+    st.caption(f"Data fingerprint (content + cleaning recipe): `{fingerprint}`")
+    if recipe.steps:
+        st.caption(
+            f"Cleaned from {Path(source).name} with: "
+            + " → ".join(s.step.replace("_", " ") for s in recipe.steps)
+        )
+        left, right = st.columns(2)
+        left.download_button(
+            "Download the recipe",
+            json.dumps({"recipe": recipe.to_list()}, indent=2),
+            "recipe.json",
+            "application/json",
+        )
+        if right.button("Back to the original data"):
+            set_config(get_config().replace(data={"path": source, "fingerprint": ""}))
+            st.rerun()
+
+
+def drift_section(table, mapping) -> None:
+    """Compare this data with another file (e.g. a new batch)."""
+    with st.expander("Compare with another dataset (drift)"):
+        other = st.file_uploader(
+            "The other dataset", type=[s.lstrip(".") for s in SUPPORTED], key="drift-upload"
+        )
+        embed = st.checkbox("Also compare meaning with the sentence model (slower)", value=False)
+        if other is None:
+            return
+        try:
+            new = load_table(store_upload(other.getvalue(), other.name, data_root()))
+            missing = [c for c in (mapping["text"],) if c not in new.columns]
+            if missing:
+                raise DataError(f"{other.name} has no column {missing[0]!r}; rename it to match.")
+        except DataError as err:
+            st.error(str(err), icon=":material/error:")
+            return
+        from core.data.drift import compare
+        from core.plots.data import drift_checks_chart, drift_label_chart, drift_length_chart
+
+        result = compare(table, new, mapping, embed=embed)
+        st.markdown(f"**{result.verdict.capitalize()}**")
+        for check in result.checks:
+            st.write(("🔴 " if check.drifted else "🟢 ") + check.message)
+        cols = st.columns(2)
+        cols[0].plotly_chart(drift_length_chart(result))
+        cols[1].plotly_chart(drift_label_chart(result))
+        st.plotly_chart(drift_checks_chart(result))
+
+
 stepper("Data")
 st.header("Bring your data")
 st.write(
     "A table of examples: one column with the text, one with the label the model should learn. "
-    f"CSV, JSON or JSON Lines, up to {MAX_UPLOAD_MB} MB."
+    "CSV, TSV, JSON, JSON Lines, Parquet, Excel or plain text (also .gz / .zip), up to "
+    f"{MAX_UPLOAD_MB} MB (the limit is `server.maxUploadSize` in `.streamlit/config.toml`)."
 )
 
 config = get_config()
 upload_col, sample_col = st.columns([3, 1])
-uploaded = upload_col.file_uploader("Upload a file", type=["csv", "json", "jsonl"])
+uploaded = upload_col.file_uploader("Upload a file", type=[s.lstrip(".") for s in SUPPORTED])
 if uploaded is not None:
     stored = store_upload(uploaded.getvalue(), uploaded.name, data_root())
     if str(stored) != config.data.path:
@@ -56,16 +184,21 @@ def map_columns(config) -> None:
     st.success(
         f"**{Path(config.data.path).name}**: {len(table):,} rows, {len(table.columns)} columns."
     )
+    for note in table.attrs.get("notes", []):
+        st.caption(f"ℹ️ {note}")
     st.dataframe(table.head(20), width="stretch", height=260)
 
     try:
         suggestion = suggest_columns(table)
+        shape = suggest_mapping(table)["task"]
     except DataError as err:
         st.error(str(err), icon=":material/error:")
         return
 
     columns = list(table.columns)
     st.subheader("Which column is which?")
+    if shape != "classification":
+        st.caption(f"This data looks like **{shape}** data; the guided path trains classification.")
     left, right = st.columns(2)
     text_default = (
         config.data.text_column if config.data.text_column in columns else suggestion["text"]
@@ -110,6 +243,9 @@ def map_columns(config) -> None:
                 }
             )
         )
+        mapping = {"task": "classification", "text": text_col, "label": label_col}
+        quality_section(table, mapping, get_config())
+        drift_section(table, mapping)
 
 
 map_columns(config)

@@ -59,3 +59,169 @@ def check_labels(table: pd.DataFrame, label_column: str) -> None:
             f"The label column '{label_column}' has {found}: a classifier needs at least two "
             "different labels. Pick another column or add examples of the other classes."
         )
+
+
+# --- Task detection for every supported shape -------------------------------------------------
+
+# Each shape: the task name, the roles it needs and the column names that fill each role.
+SHAPES = {
+    "chat": {"messages": ("messages", "conversations", "conversation", "dialog", "chat")},
+    "preference": {
+        "prompt": ("prompt", "question", "instruction"),
+        "chosen": ("chosen", "preferred", "response_chosen"),
+        "rejected": ("rejected", "dispreferred", "response_rejected"),
+    },
+    "instruction": {
+        "instruction": ("instruction", "prompt", "question", "query"),
+        "output": ("output", "response", "answer", "completion", "target_text"),
+    },
+}
+INPUT_NAMES = ("input", "context")
+PAIR_NAMES = ("text_pair", "sentence2", "text2", "hypothesis", "question2")
+# What the trainer's RunConfig calls each data shape (core.settings.TASKS).
+SETTINGS_TASK = {
+    "classification": "classification",
+    "instruction": "causal_lm",
+    "chat": "causal_lm",
+    "text": "causal_lm",
+    "preference": "causal_lm",
+}
+
+
+def suggest_mapping(table: pd.DataFrame) -> dict:
+    """Recognise the data's shape and map its columns to roles.
+
+    Returns:
+        {"task": "classification" | "instruction" | "chat" | "text" | "preference",
+         "settings_task": the matching core.settings task, plus the role → column entries:
+         classification: text, text_pair, label; instruction: instruction, input, output;
+         chat: messages, chat_format ("openai" or "sharegpt"); text: text;
+         preference: prompt, chosen, rejected}.
+
+    Raises:
+        DataError: no column holds text.
+    """
+    lower = {str(c).lower(): c for c in table.columns}
+    for task, roles in SHAPES.items():
+        found = {
+            role: next((lower[n] for n in names if n in lower), None)
+            for role, names in roles.items()
+        }
+        if all(found.values()) and len(set(found.values())) == len(found):
+            mapping = {"task": task, **found}
+            if task == "chat":
+                mapping["chat_format"] = chat_format(table[found["messages"]])
+                if not mapping["chat_format"]:
+                    continue
+            if task == "instruction":
+                mapping["input"] = next((lower[n] for n in INPUT_NAMES if n in lower), "")
+            return {**mapping, "settings_task": SETTINGS_TASK[task]}
+    basic = suggest_columns(table)
+    if not basic["label"]:
+        return {"task": "text", "text": basic["text"], "settings_task": "causal_lm"}
+    pair = next((lower[n] for n in PAIR_NAMES if n in lower and lower[n] != basic["text"]), "")
+    return {**basic, "text_pair": pair, "settings_task": "classification"}
+
+
+def chat_format(column: pd.Series) -> str:
+    """ "openai" for role/content turns, "sharegpt" for from/value turns, "" for neither."""
+    for value in column.head(20):
+        if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+            turns = list(value)
+            if turns and isinstance(turns[0], dict):
+                if {"role", "content"} <= set(turns[0]):
+                    return "openai"
+                if {"from", "value"} <= set(turns[0]):
+                    return "sharegpt"
+    return ""
+
+
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "bot": "assistant",
+    "model": "assistant",
+}
+ALPACA_PROMPT = "### Instruction:\n{instruction}\n\n{input_block}### Response:\n"
+
+
+def chat_turns(value, fmt: str) -> list[dict]:
+    """A chat cell as [{"role", "content"}] whatever its format (ShareGPT roles renamed)."""
+    turns = list(value) if value is not None else []
+    if fmt == "sharegpt":
+        return [
+            {
+                "role": SHAREGPT_ROLES.get(str(t.get("from")), str(t.get("from"))),
+                "content": str(t.get("value", "")),
+            }
+            for t in turns
+        ]
+    return [{"role": str(t.get("role")), "content": str(t.get("content", ""))} for t in turns]
+
+
+def render_example(row: pd.Series | dict, mapping: dict) -> list[tuple[str, bool]]:
+    """One example as the model will see it: a list of (text piece, trained_on) in order.
+
+    For chat and instruction data the prompt pieces are False (not learned) and the answers True;
+    for classification the last piece is the label the model predicts.
+    """
+
+    def get(k):
+        return "" if not mapping.get(k) else row[mapping[k]]
+
+    task = mapping["task"]
+    if task == "classification":
+        text = str(get("text")) + (
+            f"  [SEP]  {get('text_pair')}" if mapping.get("text_pair") else ""
+        )
+        return [(text, False), (f"→ label: {get('label')}", True)]
+    if task == "instruction":
+        extra = str(get("input") or "").strip()
+        prompt = ALPACA_PROMPT.format(
+            instruction=get("instruction"), input_block=f"### Input:\n{extra}\n\n" if extra else ""
+        )
+        return [(prompt, False), (str(get("output")), True)]
+    if task == "chat":
+        return [
+            (f"<|{t['role']}|>\n{t['content']}\n", t["role"] == "assistant")
+            for t in chat_turns(get("messages"), mapping.get("chat_format", "openai"))
+        ]
+    if task == "preference":
+        return [
+            (f"{get('prompt')}\n", False),
+            (f"[chosen] {get('chosen')}\n", True),
+            (f"[rejected] {get('rejected')}", False),
+        ]
+    return [(str(get("text")), True)]
+
+
+def mapping_text(table: pd.DataFrame, mapping: dict) -> pd.Series:
+    """The text of each row that quality checks look at: the mapped text roles joined by newlines."""
+    task = mapping["task"]
+    if task == "chat":
+        fmt = mapping.get("chat_format", "openai")
+        return table[mapping["messages"]].map(
+            lambda v: "\n".join(t["content"] for t in chat_turns(v, fmt))
+        )
+    roles = {
+        "classification": ("text", "text_pair"),
+        "instruction": ("instruction", "input", "output"),
+        "preference": ("prompt", "chosen", "rejected"),
+        "text": ("text",),
+    }[task]
+    columns = [mapping[r] for r in roles if mapping.get(r)]
+    if len(columns) == 1:
+        return _as_text(table[columns[0]])
+    joined = _as_text(table[columns[0]])
+    for column in columns[1:]:
+        joined = joined + "\n" + _as_text(table[column])
+    return joined
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    if column.dtype == object and not column.isna().any():
+        return column.astype(str)
+    return column.fillna("").astype(str)

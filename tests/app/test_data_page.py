@@ -1,5 +1,13 @@
-import pytest
+"""The Data page: loading, column mapping, the quality report, one-click fixes, versions, drift."""
 
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.data.lineage import read_version
+from core.settings import RunConfig
 from tests.app.conftest import button, go, texts
 
 
@@ -24,7 +32,7 @@ def test_sample_data_is_previewed_and_mapped(app):
             b"text,label\n" + b"".join(b"a fine sentence number %d,pos\n" % i for i in range(8)),
             "only 'pos'",
         ),
-        ("junk.json", b"\x00\x01\x02 not json", "could not be read as JSON"),
+        ("junk.json", b"\x00\x01\x02 not json", "looks like a binary file"),
     ],
 )
 def test_bad_files_get_a_message_and_block_next(app, name, content, message):
@@ -45,7 +53,103 @@ def test_uploads_are_stored_once_by_content_and_never_lost(app, data_root):
     assert "20 rows" in texts(app.success) or "10 rows" in texts(app.success)
     app.file_uploader[0].upload("empty.csv", b"", "text/csv").run()
     assert "is empty" in texts(app.error)
-    from pathlib import Path
-
     stored = sorted(p for p in (data_root / "uploads").rglob("*.csv"))
     assert Path(first) in stored and Path(first).read_bytes() == content
+
+
+# The page on its own (no router), with a data file set in the config.
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "data.py")
+
+
+@pytest.fixture(autouse=True)
+def studio_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_DATA", str(tmp_path / "studio"))
+
+
+def open_page(path: Path | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if path is not None:
+        at.session_state["config"] = RunConfig().replace(data={"path": str(path)})
+    return at.run()
+
+
+def dirty_csv(tmp_path) -> Path:
+    rows = [
+        (
+            f"review number {i} says the product was {'good' if i % 2 else 'bad'} overall",
+            "pos" if i % 2 else "neg",
+        )
+        for i in range(40)
+    ]
+    rows += [("", "pos"), (rows[0][0], "neg"), ("mail me at jane@example.com please", "pos")]
+    path = tmp_path / "dirty.csv"
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False)
+    return path
+
+
+def test_empty_page_offers_the_sample():
+    at = open_page()
+    assert not at.exception
+    assert any("No data yet" in i.value for i in at.info)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["config"].data.label_column
+    assert any("Verdict" in m.value for m in [*at.success, *at.warning, *at.error])
+
+
+def test_report_shows_findings_and_fingerprint(tmp_path):
+    at = open_page(dirty_csv(tmp_path))
+    assert not at.exception
+    assert any("needs fixing" in e.value for e in at.error)
+    titles = [e.label for e in at.expander]
+    assert any(t.startswith("❌ Empty rows: 1") for t in titles)
+    assert any(t.startswith("⚠️ Possible personal data: 1") for t in titles)
+    fingerprint = at.session_state["config"].data.fingerprint
+    assert len(fingerprint) == 16 and any(fingerprint in c.value for c in at.caption)
+
+
+def test_a_fix_makes_a_new_version_and_keeps_the_original(tmp_path):
+    source = dirty_csv(tmp_path)
+    before = source.read_bytes()
+    at = open_page(source)
+    at.button(key="fix-empty").click().run()
+    assert not at.exception
+    config = at.session_state["config"]
+    record = read_version(config.data.path)
+    assert record.rows_before == 43 and record.rows_after == 42
+    assert record.recipe == [{"step": "drop_empty", "params": {}}]
+    assert config.data.fingerprint == record.fingerprint
+    assert source.read_bytes() == before
+    assert any("drop empty" in c.value for c in at.caption)
+    assert not any(e.label.startswith("❌ Empty rows") for e in at.expander)
+
+
+def test_broken_file_gives_a_message_not_a_traceback(tmp_path):
+    path = tmp_path / "junk.csv"
+    path.write_bytes(bytes(range(256)) * 10)
+    at = open_page(path)
+    assert not at.exception
+    assert "binary file" in at.error[0].value
+
+
+def test_drift_against_another_upload(tmp_path):
+    at = open_page(dirty_csv(tmp_path))
+    batch = pd.DataFrame({"text": ["a short note"] * 30, "label": ["neg"] * 30}).to_csv(index=False)
+    at.file_uploader(key="drift-upload").upload("batch.csv", batch.encode(), "text/csv").run()
+    assert not at.exception
+    assert any(
+        m.value.startswith("**Strong drift") or m.value.startswith("**Some drift")
+        for m in at.markdown
+    )
+    assert any("KS statistic" in m.value and "Drift if p <" in m.value for m in at.markdown)
+
+
+def test_upload_of_a_tsv_file_is_stored_and_read(tmp_path):
+    at = open_page()
+    content = "text\tlabel\n" + "".join(
+        f"sentence number {i} here\t{'ab'[i % 2]}\n" for i in range(20)
+    )
+    at.file_uploader[0].upload("data.tsv", content.encode(), "text/tab-separated-values").run()
+    assert not at.exception
+    assert Path(at.session_state["config"].data.path).name == "data.tsv"
+    assert any("20 rows, 2 columns" in s.value for s in at.success)

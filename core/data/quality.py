@@ -1,0 +1,327 @@
+"""The quality report: what is wrong with a dataset, how much, examples, and the fix for each.
+
+    report = quality_report(table, suggest_mapping(table), tokenizer=tok, max_length=128)
+    report.verdict  # "ready" | "usable with warnings" | "needs fixing"
+
+Every check is vectorised (pandas / pyarrow / numpy) so a million rows take seconds; token lengths
+of big tables are measured on a sample and scaled (the report says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.data.dedup import DuplicateResult, find_duplicates, normalize
+from core.data.detect import mapping_text
+from core.data.scan import DAMAGE_PATTERNS, PII_PATTERNS, mask_example, scan
+
+VERDICTS = ("ready", "usable with warnings", "needs fixing")
+TOKEN_SAMPLE = 5_000  # rows tokenised exactly; beyond this, lengths scale from the sample (±2%)
+RARE_LABEL_MIN = 8  # fewer examples than this: the model cannot learn the label
+IMBALANCE_RATIO = 10.0  # largest class / smallest class above this: a warning
+WORDS_TO_TOKENS = 1.3  # without a tokenizer, tokens ≈ 1.3 × words (English subword vocabularies)
+
+
+@dataclass
+class Finding:
+    """One problem (or its absence) found in the data."""
+
+    key: str = field(metadata={"help": "stable id: empty, duplicates, near_duplicates, ..."})
+    title: str = field(metadata={"help": "short plain-words name"})
+    severity: str = field(metadata={"help": "ok, warning or problem"})
+    count: int = field(metadata={"help": "rows affected"})
+    message: str = field(metadata={"help": "what was found and why it matters"})
+    examples: list[str] = field(default_factory=list, metadata={"help": "a few rows (PII masked)"})
+    fix: dict | None = field(default=None, metadata={"help": "the clean step that fixes it"})
+    rows: np.ndarray = field(
+        default_factory=lambda: np.empty(0, np.int64),
+        repr=False,
+        metadata={"help": "positions of the affected rows"},
+    )
+
+
+@dataclass
+class QualityReport:
+    """All findings, the numbers behind the charts and an overall verdict."""
+
+    rows: int = field(metadata={"help": "rows checked"})
+    findings: list[Finding] = field(metadata={"help": "one per check, in report order"})
+    label_counts: dict = field(default_factory=dict, metadata={"help": "label → rows"})
+    token_lengths: np.ndarray = field(
+        default_factory=lambda: np.empty(0),
+        repr=False,
+        metadata={"help": "tokens per row (all rows or a sample)"},
+    )
+    lengths_estimated: bool = field(
+        default=False, metadata={"help": "lengths scaled from a sample"}
+    )
+    max_length: int = field(default=128, metadata={"help": "the max length checked against"})
+    verdict: str = field(default="ready", metadata={"help": "one of VERDICTS"})
+    top_fixes: list[str] = field(default_factory=list, metadata={"help": "the most useful fixes"})
+
+    def get(self, key: str) -> Finding:
+        """The finding with this key (KeyError if that check did not run)."""
+        return next(f for f in self.findings if f.key == key)
+
+
+def quality_report(
+    table: pd.DataFrame,
+    mapping: dict,
+    tokenizer=None,
+    max_length: int = 128,
+    validation: pd.DataFrame | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> QualityReport:
+    """Check a table for the problems that spoil fine-tuning.
+
+    Args:
+        table: the data (training split, or everything).
+        mapping: from `suggest_mapping` (task and role → column).
+        tokenizer: a Hugging Face tokenizer for token lengths (None: words × 1.3, said so).
+        max_length: the training max length in tokens.
+        validation: the validation split, to find rows shared with `table` (leakage).
+        progress: called with (fraction done, what is running) for a progress bar.
+
+    Returns:
+        The QualityReport, verdict included.
+    """
+    tell = progress or (lambda fraction, text: None)
+    texts = mapping_text(table, mapping)
+    tell(0.05, "empty rows")
+    findings = [_empty(texts)]
+    tell(0.15, "duplicates")
+    duplicates = find_duplicates(texts)
+    findings += _duplicates(texts, duplicates)
+    if mapping["task"] == "classification" and mapping.get("label"):
+        tell(0.5, "labels")
+        findings += _labels(texts, table[mapping["label"]], duplicates.group)
+    tell(0.6, "lengths")
+    lengths, estimated = token_lengths(texts, tokenizer)
+    findings.append(_length(texts, lengths, max_length, estimated))
+    tell(0.7, "encoding and PII")
+    findings += _patterns(texts)
+    if validation is not None:
+        findings.append(_leakage(texts, mapping_text(validation, mapping)))
+    labels = (
+        table[mapping["label"]].astype(str).value_counts().to_dict() if mapping.get("label") else {}
+    )
+    report = QualityReport(len(table), findings, labels, lengths, estimated, max_length)
+    report.verdict, report.top_fixes = verdict(findings)
+    tell(1.0, "done")
+    return report
+
+
+def _examples(texts: pd.Series, rows: np.ndarray, count: int = 3) -> list[str]:
+    return [mask_example(texts.iloc[int(i)]) for i in rows[:count]]
+
+
+def _empty(texts: pd.Series) -> Finding:
+    rows = np.flatnonzero(texts.str.strip().str.len().fillna(0).to_numpy() == 0)
+    share = len(rows) / max(1, len(texts))
+    severity = "ok" if not len(rows) else ("problem" if share > 0.01 else "warning")
+    return Finding(
+        "empty",
+        "Empty rows",
+        severity,
+        len(rows),
+        f"{len(rows):,} rows have no text (empty or only spaces): nothing to learn from.",
+        [f"row {i}" for i in rows[:3]],
+        {"step": "drop_empty", "params": {}},
+        rows,
+    )
+
+
+def _duplicates(texts: pd.Series, found: DuplicateResult) -> list[Finding]:
+    share = len(found.exact) / max(1, len(texts))
+    exact = Finding(
+        "duplicates",
+        "Exact duplicates",
+        "ok" if not len(found.exact) else ("problem" if share > 0.1 else "warning"),
+        len(found.exact),
+        f"{len(found.exact):,} rows repeat an earlier row word for word: they over-weight those "
+        "examples and can leak into validation.",
+        _examples(texts, found.exact),
+        {"step": "drop_duplicates", "params": {"near": False}},
+        found.exact,
+    )
+    near = Finding(
+        "near_duplicates",
+        "Near-duplicates",
+        "warning" if len(found.near) else "ok",
+        len(found.near),
+        f"{len(found.near):,} rows are almost the same as an earlier row (same words, ignoring case "
+        "and punctuation, at least 70% shared).",
+        [
+            f"{mask_example(texts.iloc[int(a)], 60)}  ≈  {mask_example(texts.iloc[int(b)], 60)}"
+            for a, b in zip(found.near[:3], found.near_of[:3], strict=False)
+        ],
+        {"step": "drop_duplicates", "params": {"near": True, "threshold": 0.7}},
+        found.near,
+    )
+    return [exact, near]
+
+
+def _labels(texts: pd.Series, labels: pd.Series, group: np.ndarray) -> list[Finding]:
+    """Conflicts: rows whose duplicate group (exact or near copies) holds several labels."""
+    labels = labels.fillna("").astype(str).str.strip()
+    codes = pd.factorize(labels)[0]
+    frame = pd.DataFrame({"group": group, "label": codes})
+    per_group = frame.groupby("group")["label"].nunique()
+    rows = np.flatnonzero(frame["group"].map(per_group).to_numpy() > 1)
+    conflicts = Finding(
+        "conflicts",
+        "Conflicting labels",
+        "ok" if not len(rows) else ("problem" if len(rows) > 0.01 * len(texts) else "warning"),
+        len(rows),
+        f"{len(rows):,} rows share their text with a row that has a different label: the model "
+        "is taught two answers for one input.",
+        [f"{mask_example(texts.iloc[i], 80)} → {labels.iloc[i]}" for i in rows[:3]],
+        {"step": "resolve_conflicts", "params": {"strategy": "majority"}},
+        rows,
+    )
+    counts = labels[labels != ""].value_counts()
+    return [conflicts, _balance(counts, labels)]
+
+
+def _balance(counts: pd.Series, labels: pd.Series) -> Finding:
+    if len(counts) < 2:
+        only = f"only {counts.index[0]!r}" if len(counts) else "no values"
+        return Finding(
+            "labels",
+            "Label distribution",
+            "problem",
+            len(labels),
+            f"The label column has {only}: a classifier needs at least two labels. "
+            "Pick another label column or add examples of the other classes.",
+        )
+    rare = counts[counts < RARE_LABEL_MIN]
+    ratio = counts.iloc[0] / counts.iloc[-1]
+    parts = [f"{len(counts)} labels; the largest has {ratio:.1f}× the examples of the smallest."]
+    if len(rare):
+        parts.append(
+            f"{len(rare)} label(s) have fewer than {RARE_LABEL_MIN} examples, too few to "
+            f"learn: {', '.join(map(str, rare.index[:5]))}."
+        )
+    severity = "warning" if len(rare) or ratio > IMBALANCE_RATIO else "ok"
+    rows = np.flatnonzero(labels.isin(rare.index).to_numpy())
+    fix = {"step": "merge_rare_labels", "params": {"min_count": RARE_LABEL_MIN, "into": "other"}}
+    return Finding(
+        "labels",
+        "Label distribution",
+        severity,
+        len(rows),
+        " ".join(parts),
+        [f"{label}: {n}" for label, n in rare.head(3).items()],
+        fix if len(rare) else None,
+        rows,
+    )
+
+
+def token_lengths(
+    texts: pd.Series, tokenizer=None, sample: int = TOKEN_SAMPLE
+) -> tuple[np.ndarray, bool]:
+    """Tokens per row; (lengths, estimated). Tables over `sample` rows are scaled from a sample's
+    tokens-per-character ratio; without a tokenizer lengths are words × 1.3 (always estimated)."""
+    if tokenizer is None:
+        words = texts.str.split().str.len().fillna(0).to_numpy()
+        return np.ceil(words * WORDS_TO_TOKENS).astype(np.int64), True
+    if len(texts) <= sample:
+        ids = tokenizer(texts.tolist(), add_special_tokens=True, truncation=False)["input_ids"]
+        return np.fromiter((len(i) for i in ids), np.int64, len(ids)), False
+    picked = texts.sample(sample, random_state=0)
+    ids = tokenizer(picked.tolist(), add_special_tokens=True, truncation=False)["input_ids"]
+    ratio = sum(map(len, ids)) / max(1, int(picked.str.len().sum()))
+    return np.ceil(texts.str.len().fillna(0).to_numpy() * ratio).astype(np.int64), True
+
+
+def _length(texts: pd.Series, lengths: np.ndarray, max_length: int, estimated: bool) -> Finding:
+    over = np.flatnonzero(lengths > max_length)
+    cut_tokens = int((lengths[over] - max_length).sum())
+    share = len(over) / max(1, len(lengths))
+    severity = "ok" if share <= 0.05 else ("problem" if share > 0.25 else "warning")
+    how = " (estimated from a sample)" if estimated else ""
+    median = int(np.median(lengths)) if len(lengths) else 0
+    return Finding(
+        "length",
+        "Length in tokens",
+        severity,
+        len(over),
+        f"Median {median} tokens{how}. {len(over):,} rows ({share:.1%}) are longer than the max length "
+        f"{max_length} and lose {cut_tokens:,} tokens when cut.",
+        _examples(texts, over, 2),
+        {"step": "drop_long", "params": {"max_tokens": max_length}} if len(over) else None,
+        over,
+    )
+
+
+def _patterns(texts: pd.Series) -> list[Finding]:
+    found = scan(texts, {**PII_PATTERNS, **DAMAGE_PATTERNS})
+    pii_rows = np.unique(np.concatenate([found[k] for k in PII_PATTERNS]))
+    kinds = ", ".join(f"{k} {len(found[k]):,}" for k in PII_PATTERNS if len(found[k]))
+    pii = Finding(
+        "pii",
+        "Possible personal data",
+        "warning" if len(pii_rows) else "ok",
+        len(pii_rows),
+        f"{len(pii_rows):,} rows may hold personal data ({kinds or 'none'}); the model can memorise "
+        "and repeat it.",
+        _examples(texts, pii_rows),
+        {"step": "mask_pii", "params": {}},
+        pii_rows,
+    )
+    damage_rows = np.unique(np.concatenate([found[k] for k in DAMAGE_PATTERNS]))
+    kinds = ", ".join(f"{k} {len(found[k]):,}" for k in DAMAGE_PATTERNS if len(found[k]))
+    fix = (
+        {"step": "strip_html", "params": {}}
+        if len(found["html"]) >= len(damage_rows) / 2
+        else {"step": "repair_encoding", "params": {}}
+    )
+    damage = Finding(
+        "damage",
+        "Encoding damage and HTML",
+        "warning" if len(damage_rows) else "ok",
+        len(damage_rows),
+        f"{len(damage_rows):,} rows hold broken characters, control characters or HTML ({kinds or 'none'}).",
+        [repr(texts.iloc[int(i)][:80]) for i in damage_rows[:3]],
+        fix,
+        damage_rows,
+    )
+    return [pii, damage]
+
+
+def _leakage(train: pd.Series, validation: pd.Series) -> Finding:
+    train_keys = set(normalize(train).to_pylist()) - {""}
+    val_keys = pd.Series(normalize(validation).to_numpy(zero_copy_only=False))
+    rows = np.flatnonzero(val_keys.isin(train_keys).to_numpy())
+    share = len(rows) / max(1, len(validation))
+    return Finding(
+        "leakage",
+        "Train / validation overlap",
+        "ok" if not len(rows) else ("problem" if share > 0.01 else "warning"),
+        len(rows),
+        f"{len(rows):,} validation rows ({share:.1%}) also appear in the training data: the "
+        "validation score will look better than the model is.",
+        _examples(validation, rows),
+        {"step": "drop_duplicates", "params": {"near": False}},
+        rows,
+    )
+
+
+def verdict(findings: list[Finding]) -> tuple[str, list[str]]:
+    """The overall verdict and up to three fixes, most serious first."""
+    rank = {"problem": 0, "warning": 1}
+    bad = sorted(
+        (f for f in findings if f.severity in rank), key=lambda f: (rank[f.severity], -f.count)
+    )
+    if any(f.severity == "problem" for f in bad):
+        word = "needs fixing"
+    else:
+        word = "usable with warnings" if bad else "ready"
+    fixes = [
+        f"{f.title}: {f.fix['step'].replace('_', ' ')} ({f.count:,} rows)" for f in bad if f.fix
+    ][:3]
+    return word, fixes
