@@ -36,6 +36,15 @@ def train_command(config_path: Path, config: RunConfig) -> list[str]:
     return [sys.executable, "-m", "core.train", "--config", str(config_path)]
 
 
+def with_fingerprint(config: RunConfig) -> RunConfig:
+    """The config with its data fingerprint filled in, so every run records which data it used."""
+    if not config.data.path or config.data.fingerprint or not Path(config.data.path).exists():
+        return config
+    from core.data.lineage import data_fingerprint
+
+    return config.replace(data={"fingerprint": data_fingerprint(config.data.path)})
+
+
 def start_job(
     config: RunConfig,
     root: Path | None = None,
@@ -53,7 +62,7 @@ def start_job(
     Returns:
         The run directory; status.json there says how the job is going.
     """
-    run_dir = Path(run_dir) if run_dir else runs.create_run(config, root)
+    run_dir = Path(run_dir) if run_dir else runs.create_run(with_fingerprint(config), root)
     config_path = run_dir / runs.CONFIG_FILE
     argv = train_command(config_path, config)
     if resume:

@@ -26,6 +26,11 @@ if not evaluation:
     st.warning("This run saved an adapter but no evaluation. Train again to measure it.")
     st.stop()
 
+config = runs.read_config(path)
+st.caption(
+    f"Run `{path.name}` · model `{config.model.name_or_path}` · data fingerprint "
+    f"`{config.data.fingerprint or 'n/a'}`"
+)
 chance = evaluation["chance_accuracy"]
 cols = st.columns(3)
 cols[0].metric(

@@ -157,6 +157,8 @@ def render_live(run_dir: str) -> None:
 
 if run_dir:
     st.subheader(f"Run {Path(run_dir).name}")
+    fingerprint = runs.read_config(Path(run_dir)).data.fingerprint
+    st.caption(f"Data fingerprint `{fingerprint or 'n/a'}`: the exact data this run trains on.")
     st.fragment(run_every=2 if active else None)(render_live)(run_dir)
     if not active:
         next_button("Train", "Next: see the results", "pages/results.py")

@@ -38,3 +38,16 @@ def test_read_eval_is_empty_until_written(tmp_path):
     assert runs.read_eval(tmp_path) == {}
     (tmp_path / runs.EVAL_FILE).write_text(json.dumps({"accuracy": 1.0}))
     assert runs.read_eval(tmp_path)["accuracy"] == 1.0
+
+
+def test_runs_on_the_same_data_record_the_same_fingerprint(tmp_path):
+    from core.jobs import with_fingerprint
+
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\na good one,pos\na bad one,neg\n")
+    first = with_fingerprint(RunConfig().replace(data={"path": str(data)}))
+    second = with_fingerprint(RunConfig().replace(data={"path": str(data)}, name="again"))
+    assert first.data.fingerprint and first.data.fingerprint == second.data.fingerprint
+    data.write_text("text,label\na good one,pos\na bad one,pos\n")
+    changed = with_fingerprint(RunConfig().replace(data={"path": str(data)}))
+    assert changed.data.fingerprint != first.data.fingerprint

@@ -106,7 +106,14 @@ def _settle(page) -> None:
 
 
 def _shot(page, name: str) -> None:
+    """Screenshot once tables and charts have drawn (they render after the script finishes)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stDataFrame\"]')]"
+        ".every(frame => frame.querySelector('canvas'))",
+        timeout=30_000,
+    )
+    page.wait_for_timeout(1_500)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
