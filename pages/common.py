@@ -71,7 +71,7 @@ def next_button(step: str, label: str, target: str) -> None:
     if st.button(label, type="primary", disabled=not done, key=f"next-{step}"):
         st.switch_page(target)
     if not done:
-        st.caption(f"⏳ {reason}")
+        st.caption(f":material/hourglass_empty: {reason}")
 
 
 def setting_input(section: str, name: str, value, key: str | None = None):

@@ -49,9 +49,11 @@ def apply_fix(table, mapping, config, step: Step) -> None:
 
 
 def show_finding(finding, table, mapping, config) -> None:
-    icon = {"ok": "✅", "warning": "⚠️", "problem": "❌"}[finding.severity]
+    icon = {"ok": "check_circle", "warning": "warning", "problem": "error"}[finding.severity]
     with st.expander(
-        f"{icon} {finding.title}: {finding.count:,}", expanded=finding.severity == "problem"
+        f"{finding.title}: {finding.count:,}",
+        expanded=finding.severity == "problem",
+        icon=f":material/{icon}:",
     ):
         st.write(finding.message)
         for example in finding.examples:
@@ -138,7 +140,8 @@ def drift_section(table, mapping) -> None:
         result = compare(table, new, mapping, embed=embed)
         st.markdown(f"**{result.verdict.capitalize()}**")
         for check in result.checks:
-            st.write(("🔴 " if check.drifted else "🟢 ") + check.message)
+            mark = ":red[:material/error:]" if check.drifted else ":green[:material/check_circle:]"
+            st.markdown(f"{mark} {check.message}")
         cols = st.columns(2)
         cols[0].plotly_chart(drift_length_chart(result))
         cols[1].plotly_chart(drift_label_chart(result))
@@ -185,7 +188,7 @@ def map_columns(config) -> None:
         f"**{Path(config.data.path).name}**: {len(table):,} rows, {len(table.columns)} columns."
     )
     for note in table.attrs.get("notes", []):
-        st.caption(f"ℹ️ {note}")
+        st.caption(f":material/info: {note}")
     st.dataframe(table.head(20), width="stretch", height=260)
 
     try:
