@@ -19,8 +19,19 @@ from pathlib import Path
 
 from core.settings import EMBEDDED_MODEL
 
-ENCODER_TYPES = {"bert", "roberta", "distilbert", "deberta", "deberta-v2", "electra", "albert",
-                 "xlm-roberta", "mpnet", "camembert", "modernbert"}
+ENCODER_TYPES = {
+    "bert",
+    "roberta",
+    "distilbert",
+    "deberta",
+    "deberta-v2",
+    "electra",
+    "albert",
+    "xlm-roberta",
+    "mpnet",
+    "camembert",
+    "modernbert",
+}
 SEQ2SEQ_TYPES = {"t5", "mt5", "umt5", "bart", "mbart", "pegasus", "longt5"}
 SIZE_BUCKETS = {  # plain-words size filter → (min, max) parameters
     "tiny (< 200M)": (0, 2e8),
@@ -75,6 +86,8 @@ class ModelFacts:
         return f"{self.params / 1e6:.0f}M"
 
 
+# Rows of data read better one model to a line, so the formatter leaves them alone.
+# fmt: off
 def _encoder(name, path, params, layers, hidden, heads, inter, vocab, context, licence, mtype):
     return ModelFacts(name, path, "encoder", params, layers, hidden, heads, heads, inter, vocab,
                       context, licence, ("classification",), gated_mlp=False, model_type=mtype)
@@ -154,6 +167,8 @@ CATALOG: list[ModelFacts] = [
     _t5("T0 3B", "bigscience/T0_3B", 2.85e9, 24, 2048, 32, 5120),
 ]
 
+# fmt: on
+
 
 def count_parameters(facts: ModelFacts) -> float:
     """Parameters implied by the architecture (matrices only; biases and norms are < 0.5%).
@@ -175,6 +190,12 @@ def count_parameters(facts: ModelFacts) -> float:
         blocks += facts.decoder_layers * (2 * attention + mlp)  # self- and cross-attention
     head = 0 if facts.tied_embeddings or facts.architecture == "encoder" else facts.vocab * h
     return float(embeddings + blocks + head)
+
+
+def embedding_parameters(facts: ModelFacts) -> float:
+    """Parameters in the token embedding and an untied output head (looked up, not multiplied)."""
+    untied_head = not facts.tied_embeddings and facts.architecture != "encoder"
+    return float(facts.vocab * facts.hidden * (2 if untied_head else 1))
 
 
 def _first(config: dict, *keys: str, default=None):
@@ -215,19 +236,28 @@ def facts_from_config(config: dict, name_or_path: str, source: str) -> ModelFact
         arch, tasks = "decoder", ("causal_lm", "classification")
     act = str(_first(config, "hidden_act", "feed_forward_proj", "activation", default=""))
     facts = ModelFacts(
-        name=Path(name_or_path).name or name_or_path, name_or_path=name_or_path, architecture=arch,
-        params=0.0, layers=int(layers), hidden=int(hidden), heads=int(heads),
+        name=Path(name_or_path).name or name_or_path,
+        name_or_path=name_or_path,
+        architecture=arch,
+        params=0.0,
+        layers=int(layers),
+        hidden=int(hidden),
+        heads=int(heads),
         kv_heads=int(_first(config, "num_key_value_heads", default=heads)),
-        intermediate=int(_first(config, "intermediate_size", "d_ff", "hidden_dim", "n_inner",
-                                default=4 * hidden)),
+        intermediate=int(
+            _first(config, "intermediate_size", "d_ff", "hidden_dim", "n_inner", default=4 * hidden)
+        ),
         vocab=int(_first(config, "vocab_size", default=32000)),
         context=int(_first(config, "max_position_embeddings", "n_positions", default=512)),
-        tasks=tasks, head_dim=int(_first(config, "head_dim", "d_kv", default=0) or 0),
+        tasks=tasks,
+        head_dim=int(_first(config, "head_dim", "d_kv", default=0) or 0),
         gated_mlp=(arch == "decoder" and mtype not in PLAIN_MLP_DECODERS) or "gated" in act,
         tied_embeddings=bool(config.get("tie_word_embeddings", arch != "encoder-decoder")),
-        decoder_layers=int(_first(config, "num_decoder_layers", default=layers)) if arch ==
-        "encoder-decoder" else 0,
-        model_type=mtype, source=source,
+        decoder_layers=int(_first(config, "num_decoder_layers", default=layers))
+        if arch == "encoder-decoder"
+        else 0,
+        model_type=mtype,
+        source=source,
     )
     facts.params = count_parameters(facts)
     return facts
@@ -248,7 +278,9 @@ def read_local_model(folder: str | Path, source: str = "local folder") -> ModelF
     try:
         config = json.loads(config_file.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise ModelSourceError(f"{config_file} is not readable JSON ({err}); re-download it") from err
+        raise ModelSourceError(
+            f"{config_file} is not readable JSON ({err}); re-download it"
+        ) from err
     return facts_from_config(config, str(folder), source)
 
 
@@ -293,8 +325,10 @@ def fetch_hub_model(hub_id: str, timeout_s: float = HUB_TIMEOUT_S) -> ModelFacts
     Raises:
         ModelSourceError: offline (HF_HUB_OFFLINE=1 or no answer in time) or no such model.
     """
-    offline = (f"Cannot reach the Hugging Face Hub to read {hub_id!r} (this computer is offline). "
-               "Pick a model from the catalog, one on this machine, or a local folder.")
+    offline = (
+        f"Cannot reach the Hugging Face Hub to read {hub_id!r} (this computer is offline). "
+        "Pick a model from the catalog, one on this machine, or a local folder."
+    )
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
         raise ModelSourceError(offline)
     result: dict = {}
@@ -346,8 +380,13 @@ def resolve_model(name_or_path: str) -> ModelFacts:
     return fetch_hub_model(name_or_path)
 
 
-def filter_models(models: list[ModelFacts] | None = None, task: str = "", size: str = "",
-                  licence: str = "", fits=None) -> list[ModelFacts]:
+def filter_models(
+    models: list[ModelFacts] | None = None,
+    task: str = "",
+    size: str = "",
+    licence: str = "",
+    fits=None,
+) -> list[ModelFacts]:
     """Models matching every filter given (an empty filter matches all).
 
     Args:
@@ -373,3 +412,89 @@ def filter_models(models: list[ModelFacts] | None = None, task: str = "", size: 
     if fits is not None:
         chosen = [m for m in chosen if fits(m)]
     return sorted(chosen, key=lambda m: m.params)
+
+
+@dataclass
+class Recommendation:
+    """A model that fits, with the estimate behind it and the reason in plain words."""
+
+    facts: ModelFacts
+    estimate: object  # core.estimate.Estimate
+    settings: dict  # RunConfig.replace(**settings) gives the run that was estimated
+    reason: str
+    within_budget: bool
+
+
+def fits_hardware(plan, config=None, options=None):
+    """A predicate for filter_models(fits=...): the model's peak fits the planned device."""
+    from core.estimate import estimate_memory
+    from core.settings import RunConfig
+
+    base = config or RunConfig()
+
+    def fits(facts: ModelFacts) -> bool:
+        trial = base.replace(model={"name_or_path": facts.name_or_path, "task": facts.tasks[0]})
+        return estimate_memory(trial, facts, plan, options).total <= plan.memory_gb
+
+    return fits
+
+
+def recommend_models(
+    task: str,
+    plan,
+    config=None,
+    options=None,
+    budget_hours: float = 0.0,
+    budget_usd: float = 0.0,
+    models: list[ModelFacts] | None = None,
+    limit: int = 5,
+) -> list[Recommendation]:
+    """Rank the models that can learn `task` on `plan` within a time or money budget.
+
+    Each model is estimated with the run's settings; one that does not fit gets the first change
+    that makes it fit (e.g. gradient checkpointing). Among those within budget the largest model
+    ranks first (more parameters usually learn more); if none is within budget, the fastest come.
+
+    Args:
+        task: one of core.settings.TASKS.
+        plan: core.hardware.HardwarePlan.
+        config: the run so far (batch, length, rank...); default RunConfig().
+        options: core.estimate.EstimateOptions with the data size.
+        budget_hours, budget_usd: 0 = no limit.
+
+    Returns:
+        Up to `limit` recommendations, best first.
+    """
+    from core.estimate import estimate
+    from core.settings import RunConfig
+
+    base, found = config or RunConfig(), []
+    for facts in filter_models(models, task=task):
+        settings = {"model": {"name_or_path": facts.name_or_path, "task": task}}
+        result = estimate(base.replace(**settings), facts, plan, options)
+        changed = ""
+        if result.verdict == "won't fit":
+            fix = next((f for f in result.fixes if not f.options), None)
+            if fix is None:
+                continue
+            settings = {**fix.settings, **settings}
+            result = estimate(base.replace(**settings), facts, plan, options, with_fixes=False)
+            changed = f" after: {fix.change.lower()}"
+        within = (not budget_hours or result.hours.value <= budget_hours) and (
+            not budget_usd or result.cost_usd.value <= budget_usd
+        )
+        reason = (
+            f"{facts.size_label} parameters; uses {result.memory.total:.1f} of "
+            f"{result.capacity_gb:.0f} GB{changed}; about "
+            f"{result.hours.value * 60:.0f} min, ${result.cost_usd.value:.2f}"
+        )
+        found.append(Recommendation(facts, result, settings, reason, within))
+    within = sorted((r for r in found if r.within_budget), key=lambda r: -r.facts.params)
+    if within:
+        for r in within:
+            r.reason = f"Within your budget: {r.reason}"
+        return within[:limit]
+    fastest = sorted(found, key=lambda r: r.estimate.hours.value)
+    for r in fastest:
+        r.reason = f"Over your budget, but the quickest that fits: {r.reason}"
+    return fastest[:limit]

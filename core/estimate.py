@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from core.catalog import ModelFacts, count_parameters
+from core.catalog import ModelFacts, count_parameters, embedding_parameters
 from core.hardware import GPU_SPECS, HardwarePlan, cpu_throughput
 from core.settings import RunConfig
 
@@ -25,6 +25,8 @@ GB = 1e9
 VERDICTS = ("fits", "tight", "won't fit")
 TIGHT_ABOVE = 0.85  # share of device memory above which a run is "tight" (fragmentation, spikes)
 
+# Tables of measured or published constants, one entry to a line.
+# fmt: off
 # (architecture, method, 16-bit activations) → saved bytes per token per layer = a·hidden + b·inner.
 # Counted with saved_tensors_hooks (LoRA r=8 on query/value; encoders with dropout 0.1).
 ACTIVATION_BYTES = {
@@ -44,6 +46,12 @@ QUANT_BYTES = {"none": 0, "8bit": 1.02, "4bit": 0.516}  # NF4 + double-quantised
 # Assumed cloud on-demand prices, $ per GPU-hour (editable: pass your own to EstimateOptions).
 PRICE_PER_GPU_HOUR = {"T4": 0.35, "L4": 0.80, "A10G": 1.00, "RTX 4090": 0.70, "L40S": 1.60,
                       "A100 40GB": 1.30, "A100 80GB": 1.80, "H100": 2.90, "H200": 3.80, "cpu": 0.0}
+_ROLE_NAMES = {"q_proj": "q", "query": "q", "q": "q", "q_lin": "q", "k_proj": "k", "key": "k",
+               "k": "k", "k_lin": "k", "v_proj": "v", "value": "v", "v": "v", "v_lin": "v",
+               "o_proj": "o", "o": "o", "out_proj": "o", "out_lin": "o", "gate_proj": "gate",
+               "wi_0": "gate", "up_proj": "up", "wi_1": "up", "wi": "up", "fc1": "up",
+               "lin1": "up", "down_proj": "down", "wo": "down", "fc2": "down", "lin2": "down"}
+# fmt: on
 GPU_EFFICIENCY = 0.35  # assumed share of peak FLOP/s that HF Trainer + PEFT reach (typical MFU)
 DEFAULT_ROLE_DIMS = ("q", "v")
 
@@ -64,7 +72,9 @@ class EstimateOptions:
 
     def __post_init__(self):
         if self.quantization not in QUANT_BYTES:
-            raise ValueError(f"quantization should be none, 8bit or 4bit, got {self.quantization!r}")
+            raise ValueError(
+                f"quantization should be none, 8bit or 4bit, got {self.quantization!r}"
+            )
 
 
 @dataclass
@@ -128,10 +138,12 @@ class Estimate:
 
     def summary(self) -> str:
         """The estimate in plain words, e.g. 'About 4 minutes on …; uses 1.1 GB of 24 GB.'"""
-        return (f"About {format_duration(self.hours.value)} on {self.device_label}; uses "
-                f"{self.memory.total:.1f} GB of {self.capacity_gb:.0f} GB ({self.verdict}). "
-                f"Cost ≈ ${self.cost_usd.value:.2f}, energy ≈ {self.energy_kwh.value:.2f} kWh "
-                f"({self.co2_kg.value:.2f} kg CO2e).")
+        return (
+            f"About {format_duration(self.hours.value)} on {self.device_label}; uses "
+            f"{self.memory.total:.1f} GB of {self.capacity_gb:.0f} GB ({self.verdict}). "
+            f"Cost ≈ ${self.cost_usd.value:.2f}, energy ≈ {self.energy_kwh.value:.2f} kWh "
+            f"({self.co2_kg.value:.2f} kg CO2e)."
+        )
 
 
 def format_duration(hours: float) -> str:
@@ -157,15 +169,15 @@ def resolve_precision(config: RunConfig, plan: HardwarePlan) -> str:
 def _role_dims(facts: ModelFacts) -> dict[str, tuple[int, int]]:
     attn, kv = facts.heads * facts.head_dim, facts.kv_heads * facts.head_dim
     h, i = facts.hidden, facts.intermediate
-    return {"q": (h, attn), "k": (h, kv), "v": (h, kv), "o": (attn, h), "gate": (h, i),
-            "up": (h, i), "down": (i, h)}
-
-
-_ROLE_NAMES = {"q_proj": "q", "query": "q", "q": "q", "q_lin": "q", "k_proj": "k", "key": "k",
-               "k": "k", "k_lin": "k", "v_proj": "v", "value": "v", "v": "v", "v_lin": "v",
-               "o_proj": "o", "o": "o", "out_proj": "o", "out_lin": "o", "gate_proj": "gate",
-               "wi_0": "gate", "up_proj": "up", "wi_1": "up", "wi": "up", "fc1": "up",
-               "lin1": "up", "down_proj": "down", "wo": "down", "fc2": "down", "lin2": "down"}
+    return {
+        "q": (h, attn),
+        "k": (h, kv),
+        "v": (h, kv),
+        "o": (attn, h),
+        "gate": (h, i),
+        "up": (h, i),
+        "down": (i, h),
+    }
 
 
 def lora_roles(config: RunConfig, facts: ModelFacts) -> list[str]:
@@ -203,8 +215,11 @@ def _shards(config: RunConfig, plan: HardwarePlan) -> dict[str, int]:
         return {"weights": weights, "gradients": group, "optimizer": group}
     if par.strategy == "deepspeed":
         stage = par.zero_stage
-        return {"weights": world if stage >= 3 else 1, "gradients": world if stage >= 2 else 1,
-                "optimizer": world}
+        return {
+            "weights": world if stage >= 3 else 1,
+            "gradients": world if stage >= 2 else 1,
+            "optimizer": world,
+        }
     return {"weights": 1, "gradients": 1, "optimizer": 1}
 
 
@@ -217,7 +232,7 @@ def _tokens_per_step(config: RunConfig, facts: ModelFacts, options: EstimateOpti
 
 
 def _activation_gb(config, facts, options, plan, precision) -> tuple[float, float]:
-    """(stored activations, extra peak of one recomputed layer) in GB for one device."""
+    """(stored activations, transient peak of one block in backward) in GB for one device."""
     method = config.lora.method
     sixteen = precision in ("bf16", "fp16")
     per_h, per_i = ACTIVATION_BYTES[(facts.architecture, method, sixteen)]
@@ -225,25 +240,32 @@ def _activation_gb(config, facts, options, plan, precision) -> tuple[float, floa
         per_h += DECODER_LORA_DROPOUT_BYTES[sixteen]
     act = 2 if sixteen else 4
     roles = set(lora_roles(config, facts)) if method == "lora" else set()
-    extra_inputs = (facts.heads * facts.head_dim if "o" in roles else 0) + (
-        facts.intermediate if "down" in roles else 0) + (
-        facts.hidden if roles & {"gate", "up"} else 0)  # the adapter keeps its own input
+    extra_inputs = (
+        (facts.heads * facts.head_dim if "o" in roles else 0)
+        + (facts.intermediate if "down" in roles else 0)
+        + (facts.hidden if roles & {"gate", "up"} else 0)
+    )  # the adapter keeps its own input
     per_token = per_h * facts.hidden + per_i * facts.intermediate + extra_inputs * act
     length = config.training.max_length
-    stores_scores = (not options.flash_attention or facts.architecture == "encoder-decoder"
-                     or (facts.architecture == "encoder" and plan.device == "cpu"))
+    stores_scores = (
+        not options.flash_attention
+        or facts.architecture == "encoder-decoder"
+        or (facts.architecture == "encoder" and plan.device == "cpu")
+    )
     if stores_scores:
         per_token += SCORE_BYTES * facts.heads * length
     tokens, answer = _tokens_per_step(config, facts, options)
     layer_tokens = tokens * facts.layers + answer * facts.decoder_layers * 1.5  # + cross-attention
+    one_layer = per_token * tokens  # backward holds one block's activation gradients at a time
     if config.training.gradient_checkpointing:
         stored = facts.hidden * act * layer_tokens  # only each block's input is kept
-        return stored / GB, per_token * tokens / GB
-    return per_token * layer_tokens / GB, 0.0
+        return stored / GB, 2 * one_layer / GB  # the recomputed block + its gradients
+    return per_token * layer_tokens / GB, one_layer / GB
 
 
-def estimate_memory(config: RunConfig, facts: ModelFacts, plan: HardwarePlan,
-                    options: EstimateOptions | None = None) -> MemoryBreakdown:
+def estimate_memory(
+    config: RunConfig, facts: ModelFacts, plan: HardwarePlan, options: EstimateOptions | None = None
+) -> MemoryBreakdown:
     """Peak memory of one device, by component.
 
     Args:
@@ -260,7 +282,7 @@ def estimate_memory(config: RunConfig, facts: ModelFacts, plan: HardwarePlan,
     shards = _shards(config, plan)
     par = config.parallel
     n = facts.params
-    embeddings = facts.vocab * facts.hidden * (1 if facts.tied_embeddings else 2)
+    embeddings = embedding_parameters(facts)  # QLoRA leaves these in 16-bit
     full = config.lora.method == "full"
     weight_bytes = 4 if precision == "fp32" or full else 2  # full FT keeps fp32 master weights
     if options.quantization != "none" and not full:
@@ -278,8 +300,9 @@ def estimate_memory(config: RunConfig, facts: ModelFacts, plan: HardwarePlan,
     if shards["weights"] > 1:  # FSDP / ZeRO-3 gather one block at a time (two in flight)
         out.weights += 2 * weights / max(facts.layers + facts.decoder_layers, 1) / GB
     offload_opt = par.strategy == "deepspeed" and par.offload_optimizer != "none"
-    offload_params = (par.strategy == "deepspeed" and par.zero_stage == 3
-                      and par.offload_params != "none") or (par.strategy == "fsdp" and par.fsdp_cpu_offload)
+    offload_params = (
+        par.strategy == "deepspeed" and par.zero_stage == 3 and par.offload_params != "none"
+    ) or (par.strategy == "fsdp" and par.fsdp_cpu_offload)
     if offload_opt or offload_params:
         out.cpu_offload, out.optimizer = out.optimizer, 0.0
     if offload_params:
@@ -296,7 +319,7 @@ def estimate_memory(config: RunConfig, facts: ModelFacts, plan: HardwarePlan,
     out.logits = logits
     dynamic = out.activations + out.logits
     # GPU: CUDA allocator slack and kernels' workspaces; CPU: allocator arenas (bench-calibrated)
-    out.overhead = 0.25 + 0.05 * dynamic if plan.device != "cpu" else 0.15 + 0.1 * dynamic
+    out.overhead = 0.25 + 0.05 * dynamic if plan.device != "cpu" else 0.08 + 0.1 * dynamic
     return out
 
 
@@ -306,20 +329,25 @@ def verdict_for(peak_gb: float, capacity_gb: float) -> str:
         return "won't fit"
     return "tight" if peak_gb > TIGHT_ABOVE * capacity_gb else "fits"
 
+
 def flops_per_token(config: RunConfig, facts: ModelFacts) -> float:
     """Training FLOPs per token: matmuls (LoRA 4N, full 6N) + attention, + a forward if recomputing.
 
     N counts the weights a token is multiplied by (embedding lookups are free, an output head is not).
     """
-    n = count_parameters(facts) - facts.vocab * facts.hidden * (1 if facts.tied_embeddings else 2)
+    n = count_parameters(facts) - embedding_parameters(facts)
     if facts.architecture == "encoder":
         n -= facts.context * facts.hidden  # learned positions are looked up too
     elif config.model.task != "classification":
         n += facts.vocab * facts.hidden  # the output head multiplies every token
     causal = 0.5 if facts.architecture == "decoder" else 1.0
-    attention = 4 * facts.layers * config.training.max_length * causal * facts.heads * facts.head_dim
+    attention = (
+        4 * facts.layers * config.training.max_length * causal * facts.heads * facts.head_dim
+    )
     forward = 2 * n + attention
-    total = forward * (3 if config.lora.method == "full" else 2) + attention  # backward: 2× attention
+    total = (
+        forward * (3 if config.lora.method == "full" else 2) + attention
+    )  # backward: 2× attention
     if config.training.gradient_checkpointing:
         total += forward
     return total
@@ -338,11 +366,14 @@ def training_tokens(config: RunConfig, options: EstimateOptions) -> Figure:
         real = rows * min(options.avg_tokens or length, length)
         source = "measured here" if options.avg_tokens and options.dataset_rows else "assumed"
     # dynamic padding with length-grouped batches pads ~10%; random batches pad to the longest
-    padded = min(real * (1.1 if train.group_by_length else 1.5), rows * length)
+    padded = real * (1.1 if train.group_by_length else 1.5)
+    if options.dataset_rows or not options.dataset_tokens:
+        padded = min(padded, rows * length)  # no row is longer than the max length
     tokens = padded * train.num_train_epochs
     if train.max_steps > 0:
         tokens = min(tokens, train.max_steps * per_step)
-    note = "" if options.dataset_rows else "1000 rows assumed; choose data for a real count"
+    known = options.dataset_rows or options.dataset_tokens
+    note = "" if known else "1000 rows assumed; choose data for a real count"
     return Figure(tokens, "tokens", source, note)
 
 
@@ -367,8 +398,13 @@ def _throughput(config, plan, options, precision) -> tuple[float, float, str]:
     return tflops * 1e12, efficiency, source
 
 
-def estimate(config: RunConfig, facts: ModelFacts, plan: HardwarePlan,
-             options: EstimateOptions | None = None, with_fixes: bool = True) -> Estimate:
+def estimate(
+    config: RunConfig,
+    facts: ModelFacts,
+    plan: HardwarePlan,
+    options: EstimateOptions | None = None,
+    with_fixes: bool = True,
+) -> Estimate:
     """Memory, verdict, time, cost and energy of one run.
 
     Args:
@@ -393,14 +429,23 @@ def estimate(config: RunConfig, facts: ModelFacts, plan: HardwarePlan,
     price = options.prices.get(plan.device, 0.0)
     kwh = plan.devices * plan.power_w * hours / 1000
     result = Estimate(
-        memory=memory, capacity_gb=capacity, verdict=verdict, device_label=plan.label,
-        tokens=tokens, flops_per_token=per_token,
+        memory=memory,
+        capacity_gb=capacity,
+        verdict=verdict,
+        device_label=plan.label,
+        tokens=tokens,
+        flops_per_token=per_token,
         hours=Figure(hours, "hours", speed_source, f"efficiency {efficiency:.0%} of peak"),
-        cost_usd=Figure(hours * plan.devices * price, "$", "assumed",
-                        f"${price:.2f} per device-hour (editable)"),
+        cost_usd=Figure(
+            hours * plan.devices * price, "$", "assumed", f"${price:.2f} per device-hour (editable)"
+        ),
         energy_kwh=Figure(kwh, "kWh", "assumed", f"{plan.power_w:.0f} W per device at full load"),
-        co2_kg=Figure(kwh * options.grid_g_per_kwh / 1000, "kg CO2e", "assumed",
-                      f"grid at {options.grid_g_per_kwh:.0f} g CO2e/kWh (editable)"),
+        co2_kg=Figure(
+            kwh * options.grid_g_per_kwh / 1000,
+            "kg CO2e",
+            "assumed",
+            f"grid at {options.grid_g_per_kwh:.0f} g CO2e/kWh (editable)",
+        ),
         memory_source="calibrated" if plan.device == "cpu" else "assumed",
     )
     if with_fixes and verdict != "fits":
@@ -413,43 +458,100 @@ def _candidate_changes(config: RunConfig, facts: ModelFacts, plan: HardwarePlan)
     train, par = config.training, config.parallel
     out = []
     if not train.gradient_checkpointing:
-        out.append(("Turn on gradient checkpointing", {"training": {"gradient_checkpointing": True}},
-                    {}, "about 30% slower, same result"))
+        out.append(
+            (
+                "Turn on gradient checkpointing",
+                {"training": {"gradient_checkpointing": True}},
+                {},
+                "about 30% slower, same result",
+            )
+        )
     batch = train.per_device_train_batch_size
     while batch > 1:
         batch //= 2
-        accumulation = train.gradient_accumulation_steps * train.per_device_train_batch_size // batch
-        out.append((f"Batch size {batch} with gradient accumulation {accumulation}",
-                    {"training": {"per_device_train_batch_size": batch,
-                                  "gradient_accumulation_steps": accumulation}}, {},
-                    "same effective batch, a little slower"))
+        accumulation = (
+            train.gradient_accumulation_steps * train.per_device_train_batch_size // batch
+        )
+        out.append(
+            (
+                f"Batch size {batch} with gradient accumulation {accumulation}",
+                {
+                    "training": {
+                        "per_device_train_batch_size": batch,
+                        "gradient_accumulation_steps": accumulation,
+                    }
+                },
+                {},
+                "same effective batch, a little slower",
+            )
+        )
     if resolve_precision(config, plan) == "fp32" and plan.device != "cpu":
-        out.append(("Train in bf16", {"training": {"precision": "bf16"}}, {}, "faster, same quality"))
+        out.append(
+            ("Train in bf16", {"training": {"precision": "bf16"}}, {}, "faster, same quality")
+        )
     if config.lora.method == "full":
-        out.append(("Train a LoRA adapter instead of every weight", {"lora": {"method": "lora"}}, {},
-                    "far less memory, usually close in quality"))
+        out.append(
+            (
+                "Train a LoRA adapter instead of every weight",
+                {"lora": {"method": "lora"}},
+                {},
+                "far less memory, usually close in quality",
+            )
+        )
     elif plan.device != "cpu":
         for bits in ("8bit", "4bit"):
-            out.append((f"QLoRA: load the base model in {bits[0]}-bit", {}, {"quantization": bits},
-                        "slower steps, a little quality loss"))
+            out.append(
+                (
+                    f"QLoRA: load the base model in {bits[0]}-bit",
+                    {},
+                    {"quantization": bits},
+                    "slower steps, a little quality loss",
+                )
+            )
     if plan.devices > 1 and not (par.strategy == "deepspeed" and par.zero_stage == 3):
-        out.append(("Shard across devices with DeepSpeed ZeRO-3",
-                    {"parallel": {"strategy": "deepspeed", "zero_stage": 3}}, {},
-                    "more communication between devices"))
+        out.append(
+            (
+                "Shard across devices with DeepSpeed ZeRO-3",
+                {"parallel": {"strategy": "deepspeed", "zero_stage": 3}},
+                {},
+                "more communication between devices",
+            )
+        )
     if plan.device != "cpu":
-        out.append(("Offload optimizer states and weights to CPU RAM (ZeRO-3)",
-                    {"parallel": {"strategy": "deepspeed", "zero_stage": 3,
-                                  "offload_optimizer": "cpu", "offload_params": "cpu"}}, {},
-                    "about 2× slower, needs CPU RAM"))
+        out.append(
+            (
+                "Offload optimizer states and weights to CPU RAM (ZeRO-3)",
+                {
+                    "parallel": {
+                        "strategy": "deepspeed",
+                        "zero_stage": 3,
+                        "offload_optimizer": "cpu",
+                        "offload_params": "cpu",
+                    }
+                },
+                {},
+                "about 2× slower, needs CPU RAM",
+            )
+        )
     if train.max_length > 128:
-        out.append((f"Max length {train.max_length // 2}",
-                    {"training": {"max_length": train.max_length // 2}}, {},
-                    "longer inputs are cut"))
+        out.append(
+            (
+                f"Max length {train.max_length // 2}",
+                {"training": {"max_length": train.max_length // 2}},
+                {},
+                "longer inputs are cut",
+            )
+        )
     return out
 
 
-def suggest_fixes(config: RunConfig, facts: ModelFacts, plan: HardwarePlan,
-                  options: EstimateOptions | None = None, limit: int = 5) -> list[Fix]:
+def suggest_fixes(
+    config: RunConfig,
+    facts: ModelFacts,
+    plan: HardwarePlan,
+    options: EstimateOptions | None = None,
+    limit: int = 5,
+) -> list[Fix]:
     """Changes that make the run fit, best first, each re-estimated.
 
     Single changes that fit come first (in the order of `_candidate_changes`: cheapest side effect
@@ -469,32 +571,58 @@ def suggest_fixes(config: RunConfig, facts: ModelFacts, plan: HardwarePlan,
                 chained.setdefault(key, {}).update(values)
             chained_opts.update(opts)
             words[change.split()[0] if change.startswith(("Batch", "QLoRA")) else change] = change
-            peak = estimate_memory(config.replace(**chained), facts, plan,
-                                   replace(options, **chained_opts)).total
+            peak = estimate_memory(
+                config.replace(**chained), facts, plan, replace(options, **chained_opts)
+            ).total
             if peak <= plan.memory_gb:
-                fixes.append(Fix("; ".join(words.values()), chained, chained_opts, peak,
-                                 verdict_for(peak, plan.memory_gb), "several changes at once"))
+                fixes.append(
+                    Fix(
+                        "; ".join(words.values()),
+                        chained,
+                        chained_opts,
+                        peak,
+                        verdict_for(peak, plan.memory_gb),
+                        "several changes at once",
+                    )
+                )
                 break
     batch_fixes = [f for f in fixes if f.change.startswith("Batch size")]
     fixes = [f for f in fixes if f not in batch_fixes[1:]]  # only the largest batch that fits
     return fixes[:limit]
 
 
-def compare_strategies(config: RunConfig, facts: ModelFacts, plan: HardwarePlan,
-                       options: EstimateOptions | None = None) -> dict[str, MemoryBreakdown]:
+def compare_strategies(
+    config: RunConfig, facts: ModelFacts, plan: HardwarePlan, options: EstimateOptions | None = None
+) -> dict[str, MemoryBreakdown]:
     """What-if: the peak per device under each parallel strategy on `plan` (≥ 2 devices to shard)."""
     layouts = {
         "single": {"strategy": "single"},
         "DDP": {"strategy": "ddp"},
         "FSDP": {"strategy": "fsdp", "fsdp_sharding": "full_shard", "fsdp_cpu_offload": False},
-        "ZeRO-1": {"strategy": "deepspeed", "zero_stage": 1, "offload_optimizer": "none",
-                   "offload_params": "none"},
-        "ZeRO-2": {"strategy": "deepspeed", "zero_stage": 2, "offload_optimizer": "none",
-                   "offload_params": "none"},
-        "ZeRO-3": {"strategy": "deepspeed", "zero_stage": 3, "offload_optimizer": "none",
-                   "offload_params": "none"},
-        "ZeRO-3 + offload": {"strategy": "deepspeed", "zero_stage": 3, "offload_optimizer": "cpu",
-                             "offload_params": "cpu"},
+        "ZeRO-1": {
+            "strategy": "deepspeed",
+            "zero_stage": 1,
+            "offload_optimizer": "none",
+            "offload_params": "none",
+        },
+        "ZeRO-2": {
+            "strategy": "deepspeed",
+            "zero_stage": 2,
+            "offload_optimizer": "none",
+            "offload_params": "none",
+        },
+        "ZeRO-3": {
+            "strategy": "deepspeed",
+            "zero_stage": 3,
+            "offload_optimizer": "none",
+            "offload_params": "none",
+        },
+        "ZeRO-3 + offload": {
+            "strategy": "deepspeed",
+            "zero_stage": 3,
+            "offload_optimizer": "cpu",
+            "offload_params": "cpu",
+        },
     }
     out = {}
     for name, parallel in layouts.items():

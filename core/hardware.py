@@ -58,7 +58,9 @@ def detect_hardware() -> Hardware:
             gpus.append({"name": props.name, "memory_gb": round(props.total_memory / 1024**3, 1)})
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     return Hardware(
-        cpu_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+        cpu_cores=len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count() or 1,
         ram_gb=round(_ram_gb(), 1),
         cpu_bf16=_cpu_bf16(),
         gpus=gpus,
@@ -148,11 +150,14 @@ def plan_gpus(name: str, gpus_per_node: int = 1, nodes: int = 1) -> HardwarePlan
     if name not in GPU_SPECS:
         raise KeyError(f"unknown GPU {name!r}; known: {', '.join(GPU_SPECS)}")
     spec = GPU_SPECS[name]
-    return HardwarePlan(name, nodes, gpus_per_node, spec.memory_gb, spec.bf16_tflops, spec.power_w,
-                        planned=True)
+    return HardwarePlan(
+        name, nodes, gpus_per_node, spec.memory_gb, spec.bf16_tflops, spec.power_w, planned=True
+    )
 
 
-def plan_from_hardware(hardware: Hardware, cpu_tflops: float = 0.0, cpu_power_w: float = 0.0) -> HardwarePlan:
+def plan_from_hardware(
+    hardware: Hardware, cpu_tflops: float = 0.0, cpu_power_w: float = 0.0
+) -> HardwarePlan:
     """The plan for the machine that was detected: its GPUs if any, else its CPU.
 
     Args:
@@ -163,12 +168,19 @@ def plan_from_hardware(hardware: Hardware, cpu_tflops: float = 0.0, cpu_power_w:
     if hardware.gpus:
         spec = gpu_spec(hardware.gpus[0]["name"])
         return HardwarePlan(
-            spec.name if spec else hardware.gpus[0]["name"], 1, len(hardware.gpus),
-            hardware.gpus[0]["memory_gb"], spec.bf16_tflops if spec else 100.0,
+            spec.name if spec else hardware.gpus[0]["name"],
+            1,
+            len(hardware.gpus),
+            hardware.gpus[0]["memory_gb"],
+            spec.bf16_tflops if spec else 100.0,
             spec.power_w if spec else 300.0,
         )
-    return HardwarePlan("cpu", memory_gb=hardware.ram_gb, tflops=cpu_tflops,
-                        power_w=cpu_power_w or 10.0 * hardware.cpu_cores)
+    return HardwarePlan(
+        "cpu",
+        memory_gb=hardware.ram_gb,
+        tflops=cpu_tflops,
+        power_w=cpu_power_w or 10.0 * hardware.cpu_cores,
+    )
 
 
 # Measured on the reference CPU (2 cores, AVX-512 + AMX) in /work/shared/ENGINES.md; used only until
