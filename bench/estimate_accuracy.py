@@ -6,8 +6,8 @@
 Each configuration runs in a fresh process (so peak RSS belongs to it alone): a BERT-like or
 Llama-like model built from a config with random weights, peft LoRA, transformers Trainer on random
 token ids padded to the max length, fp32, 6 steps. Measured: peak RSS minus the RSS before the model
-was built; the fastest of steps 2..6 (the
-CPU is shared) and, next to it, the fp32 matmul throughput that the prediction uses. The first configuration calibrates the CPU training
+was built; the fastest of steps 2..6 in process CPU seconds ÷ threads (the CPU is shared with other
+work, so wall time would measure the neighbours) and, next to it, the fp32 matmul throughput. The first configuration calibrates the CPU training
 efficiency (stored with the matmul throughput under the data root); the others are held out.
 """
 
@@ -105,7 +105,7 @@ def measure_one(spec: list) -> dict:
 
     class Clock(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
-            stamps.append(time.perf_counter())
+            stamps.append(time.process_time())
 
     args = TrainingArguments(
         output_dir="/tmp/estimate-bench",
@@ -125,8 +125,11 @@ def measure_one(spec: list) -> dict:
     steps = [b - a for a, b in zip(stamps[1:], stamps[2:], strict=False)]
     from core.hardware import _matmul_tflops
 
-    # the CPU is shared: throughput is measured next to each run so both see the same load
-    return {"memory_gb": peak - base, "step_s": min(steps), "tflops": _matmul_tflops("fp32")}
+    # The CPU is shared: steps are timed in CPU seconds ÷ threads (time the step would take on an
+    # idle machine), like the throughput, which is measured next to each run.
+    threads = torch.get_num_threads()
+    return {"memory_gb": peak - base, "step_s": min(steps) / threads,
+            "tflops": _matmul_tflops("fp32")}
 
 
 def predict_one(spec: list, tflops: float, efficiency: float | None = None) -> dict:

@@ -259,9 +259,9 @@ def _activation_gb(config, facts, options, plan, precision) -> tuple[float, floa
     one_layer = per_token * tokens  # backward holds one block's activation gradients at a time
     if config.training.gradient_checkpointing:
         stored = facts.hidden * act * layer_tokens  # only each block's input is kept
-        # the recomputed block + its gradients; on CPU the allocator keeps the freed buffers of
-        # the blocks recomputed before (bench/estimate_accuracy.py rows with checkpointing)
-        return stored / GB, (4 if plan.device == "cpu" else 2) * one_layer / GB
+        # the recomputed block + its gradients; on CPU the allocator also keeps freed buffers of
+        # blocks recomputed before (3× fitted on the bench's two checkpointing rows)
+        return stored / GB, (3 if plan.device == "cpu" else 2) * one_layer / GB
     return per_token * layer_tokens / GB, one_layer / GB
 
 
@@ -280,27 +280,47 @@ def estimate_memory(
         The breakdown in GB; `total` is the peak.
     """
     options = options or EstimateOptions()
-    precision = resolve_precision(config, plan)
-    shards = _shards(config, plan)
-    par = config.parallel
-    n = facts.params
-    embeddings = embedding_parameters(facts)  # QLoRA leaves these in 16-bit
+    out = _state_memory(config, facts, plan, options)
+    stored, recompute = _activation_gb(
+        config, facts, options, plan, resolve_precision(config, plan)
+    )
+    tokens, answer = _tokens_per_step(config, facts, options)
+    logit_tokens = {"decoder": tokens, "encoder-decoder": answer}.get(facts.architecture, 0)
+    if config.model.task == "classification":
+        logit_tokens = 0
+    out.logits = logit_tokens * facts.vocab * LOGIT_BYTES / GB
+    # The loss's logits and a block's backward buffers peak at different moments; on GPU the
+    # caching allocator reuses one for the other, on CPU glibc keeps both mapped (bench rows)
+    overlap = 0.0 if plan.device == "cpu" else min(recompute, out.logits)
+    out.activations = stored + recompute - overlap
+    dynamic = out.activations + out.logits
+    # GPU: CUDA allocator slack and kernels' workspaces; CPU: allocator arenas (bench-calibrated)
+    out.overhead = 0.25 + 0.05 * dynamic if plan.device != "cpu" else 0.08 + 0.1 * dynamic
+    return out
+
+
+def _state_memory(config, facts, plan, options) -> MemoryBreakdown:
+    """Weights, adapter, gradients and optimizer states per device (after sharding / offload)."""
+    shards, par = _shards(config, plan), config.parallel
+    n, embeddings = facts.params, embedding_parameters(facts)  # QLoRA keeps embeddings 16-bit
     full = config.lora.method == "full"
-    weight_bytes = 4 if precision == "fp32" or full else 2  # full FT keeps fp32 master weights
     if options.quantization != "none" and not full:
         weights = (n - embeddings) * QUANT_BYTES[options.quantization] + embeddings * 2
-    else:
-        weights = n * weight_bytes
+    else:  # full fine-tuning keeps fp32 master weights
+        weights = n * (4 if resolve_precision(config, plan) == "fp32" or full else 2)
     trained = n if full else adapter_parameters(config, facts)
-    opt_bytes = OPTIMIZER_BYTES.get(config.training.optim, 8)
     out = MemoryBreakdown(
         weights=weights / shards["weights"] / GB,
         adapter=0.0 if full else trained * 4 / GB,  # PEFT keeps adapters in fp32
         gradients=trained * 4 / shards["gradients"] / GB,
-        optimizer=trained * opt_bytes / shards["optimizer"] / GB,
+        optimizer=trained
+        * OPTIMIZER_BYTES.get(config.training.optim, 8)
+        / shards["optimizer"]
+        / GB,
     )
+    one_block = weights / max(facts.layers + facts.decoder_layers, 1) / GB
     if shards["weights"] > 1:  # FSDP / ZeRO-3 gather one block at a time (two in flight)
-        out.weights += 2 * weights / max(facts.layers + facts.decoder_layers, 1) / GB
+        out.weights += 2 * one_block
     offload_opt = par.strategy == "deepspeed" and par.offload_optimizer != "none"
     offload_params = (
         par.strategy == "deepspeed" and par.zero_stage == 3 and par.offload_params != "none"
@@ -308,20 +328,8 @@ def estimate_memory(
     if offload_opt or offload_params:
         out.cpu_offload, out.optimizer = out.optimizer, 0.0
     if offload_params:
-        kept = 2 * weights / max(facts.layers + facts.decoder_layers, 1) / GB
-        out.cpu_offload += out.weights - kept
-        out.weights = kept
-    stored, recompute = _activation_gb(config, facts, options, plan, precision)
-    tokens, answer = _tokens_per_step(config, facts, options)
-    logit_tokens = {"decoder": tokens, "encoder-decoder": answer}.get(facts.architecture, 0)
-    if config.model.task == "classification":
-        logit_tokens = 0
-    logits = logit_tokens * facts.vocab * LOGIT_BYTES / GB
-    out.activations = stored + max(recompute - logits, 0.0)
-    out.logits = logits
-    dynamic = out.activations + out.logits
-    # GPU: CUDA allocator slack and kernels' workspaces; CPU: allocator arenas (bench-calibrated)
-    out.overhead = 0.25 + 0.05 * dynamic if plan.device != "cpu" else 0.08 + 0.1 * dynamic
+        out.cpu_offload += out.weights - 2 * one_block
+        out.weights = 2 * one_block
     return out
 
 

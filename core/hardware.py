@@ -219,11 +219,13 @@ def _matmul_tflops(dtype_name: str, size: int = 1024, seconds: float = 0.3) -> f
     dtype = getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[dtype_name])
     a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     a @ b  # warm-up: first call picks the kernel
-    runs, start = 0, time.perf_counter()
+    # CPU time, not wall time: on a shared machine other processes' load must not count as slowness
+    runs, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         a @ b
         runs += 1
-    return 2 * size**3 * runs / (time.perf_counter() - start) / 1e12
+    cpu_seconds = max(time.process_time() - cpu_start, 1e-9)
+    return 2 * size**3 * runs / cpu_seconds * torch.get_num_threads() / 1e12
 
 
 def calibrate_cpu(force: bool = False) -> dict:
