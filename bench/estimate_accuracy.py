@@ -128,8 +128,11 @@ def measure_one(spec: list) -> dict:
     # The CPU is shared: steps are timed in CPU seconds ÷ threads (time the step would take on an
     # idle machine), like the throughput, which is measured next to each run.
     threads = torch.get_num_threads()
-    return {"memory_gb": peak - base, "step_s": min(steps) / threads,
-            "tflops": _matmul_tflops("fp32")}
+    return {
+        "memory_gb": peak - base,
+        "step_s": min(steps) / threads,
+        "tflops": _matmul_tflops("fp32"),
+    }
 
 
 def predict_one(spec: list, tflops: float, efficiency: float | None = None) -> dict:
