@@ -141,8 +141,8 @@ class Estimate:
         return (
             f"About {format_duration(self.hours.value)} on {self.device_label}; uses "
             f"{self.memory.total:.1f} GB of {self.capacity_gb:.0f} GB ({self.verdict}). "
-            f"Cost ≈ ${self.cost_usd.value:.2f}, energy ≈ {self.energy_kwh.value:.2f} kWh "
-            f"({self.co2_kg.value:.2f} kg CO2e)."
+            f"Cost ≈ ${self.cost_usd.value:.2f}, energy ≈ {self.energy_kwh.value:.2g} kWh "
+            f"({self.co2_kg.value:.2g} kg CO2e); all estimates."
         )
 
 
