@@ -1,0 +1,500 @@
+"""Known models and their architecture facts; local folders, the Hugging Face cache and Hub ids.
+
+Every number the estimator needs about a model lives in one `ModelFacts`. The curated `CATALOG`
+copies the published `config.json` values of each model (and the parameter count from its model
+card); `count_parameters` recomputes the count from the architecture, and a test holds the two
+within 3% so a typo in a row cannot hide.
+
+    from core.catalog import resolve_model
+    facts = resolve_model("Qwen/Qwen2.5-0.5B")      # catalog, local folder, HF cache or the Hub
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from core.settings import EMBEDDED_MODEL
+
+ENCODER_TYPES = {
+    "bert",
+    "roberta",
+    "distilbert",
+    "deberta",
+    "deberta-v2",
+    "electra",
+    "albert",
+    "xlm-roberta",
+    "mpnet",
+    "camembert",
+    "modernbert",
+}
+SEQ2SEQ_TYPES = {"t5", "mt5", "umt5", "bart", "mbart", "pegasus", "longt5"}
+SIZE_BUCKETS = {  # plain-words size filter → (min, max) parameters
+    "tiny (< 200M)": (0, 2e8),
+    "small (200M – 1B)": (2e8, 1e9),
+    "medium (1B – 4B)": (1e9, 4e9),
+    "large (4B – 15B)": (4e9, 15e9),
+    "very large (> 15B)": (15e9, float("inf")),
+}
+PLAIN_MLP_DECODERS = {"gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon", "phi", "gpt_bigcode"}
+PERMISSIVE_LICENCES = {"apache-2.0", "mit"}
+HUB_TIMEOUT_S = 2.0
+
+
+class ModelSourceError(ValueError):
+    """A model cannot be found or read; the message says which and what to do."""
+
+
+@dataclass
+class ModelFacts:
+    """The architecture facts of one model, enough to estimate memory and time."""
+
+    name: str  # plain-words name shown to people
+    name_or_path: str  # what ModelSettings.name_or_path takes (Hub id, folder or embedded)
+    architecture: str  # "encoder", "decoder" or "encoder-decoder"
+    params: float  # total parameters (published where known, else counted)
+    layers: int  # transformer blocks (encoder blocks for encoder-decoder)
+    hidden: int  # hidden size (d_model)
+    heads: int  # attention heads
+    kv_heads: int  # key/value heads (< heads for grouped-query attention)
+    intermediate: int  # MLP inner size
+    vocab: int
+    context: int  # longest input the model was trained for, in tokens
+    licence: str = "unknown"
+    tasks: tuple[str, ...] = ("causal_lm",)
+    head_dim: int = 0  # 0: hidden // heads
+    gated_mlp: bool = True  # SwiGLU / GeGLU (three matrices) rather than two
+    tied_embeddings: bool = False  # lm_head shares the input embedding
+    decoder_layers: int = 0  # encoder-decoder only
+    model_type: str = ""
+    source: str = "catalog"  # "catalog", "local folder", "on this machine" or "Hugging Face Hub"
+    notes: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if self.head_dim == 0:
+            self.head_dim = self.hidden // max(self.heads, 1)
+
+    @property
+    def size_label(self) -> str:
+        """Parameters in plain words: '135M', '7.2B'."""
+        if self.params >= 1e9:
+            return f"{self.params / 1e9:.1f}B"
+        return f"{self.params / 1e6:.0f}M"
+
+
+# Rows of data read better one model to a line, so the formatter leaves them alone.
+# fmt: off
+def _encoder(name, path, params, layers, hidden, heads, inter, vocab, context, licence, mtype):
+    return ModelFacts(name, path, "encoder", params, layers, hidden, heads, heads, inter, vocab,
+                      context, licence, ("classification",), gated_mlp=False, model_type=mtype)
+
+
+def _decoder(name, path, params, layers, hidden, heads, kv, inter, vocab, context, licence,
+             tied=False, head_dim=0, mtype="llama"):
+    return ModelFacts(name, path, "decoder", params, layers, hidden, heads, kv, inter, vocab,
+                      context, licence, ("causal_lm", "classification"), head_dim=head_dim,
+                      tied_embeddings=tied, model_type=mtype)
+
+
+def _t5(name, path, params, layers, hidden, heads, inter):
+    return ModelFacts(name, path, "encoder-decoder", params, layers, hidden, heads, heads, inter,
+                      32128, 512, "apache-2.0", ("seq2seq",), head_dim=64, decoder_layers=layers,
+                      model_type="t5")
+
+
+# Values copied from each model's config.json on the Hub; params from the model card.
+CATALOG: list[ModelFacts] = [
+    _encoder("MiniLM-L6 (embedded)", EMBEDDED_MODEL, 22.7e6, 6, 384, 12, 1536, 30522, 512,
+             "apache-2.0", "bert"),
+    _encoder("DistilBERT base", "distilbert/distilbert-base-uncased", 67.0e6, 6, 768, 12, 3072,
+             30522, 512, "apache-2.0", "distilbert"),
+    _encoder("BERT base", "google-bert/bert-base-uncased", 110e6, 12, 768, 12, 3072, 30522, 512,
+             "apache-2.0", "bert"),
+    _encoder("RoBERTa base", "FacebookAI/roberta-base", 125e6, 12, 768, 12, 3072, 50265, 512,
+             "mit", "roberta"),
+    _encoder("RoBERTa large", "FacebookAI/roberta-large", 355e6, 24, 1024, 16, 4096, 50265, 512,
+             "mit", "roberta"),
+    _encoder("DeBERTa-v3 base", "microsoft/deberta-v3-base", 184e6, 12, 768, 12, 3072, 128100, 512,
+             "mit", "deberta-v2"),
+    _decoder("SmolLM2 135M", "HuggingFaceTB/SmolLM2-135M", 135e6, 30, 576, 9, 3, 1536, 49152, 8192,
+             "apache-2.0", tied=True),
+    _decoder("SmolLM2 360M", "HuggingFaceTB/SmolLM2-360M", 362e6, 32, 960, 15, 5, 2560, 49152, 8192,
+             "apache-2.0", tied=True),
+    _decoder("SmolLM2 1.7B", "HuggingFaceTB/SmolLM2-1.7B", 1.71e9, 24, 2048, 32, 32, 8192, 49152,
+             8192, "apache-2.0", tied=True),
+    _decoder("Qwen2.5 0.5B", "Qwen/Qwen2.5-0.5B", 0.494e9, 24, 896, 14, 2, 4864, 151936, 32768,
+             "apache-2.0", tied=True, mtype="qwen2"),
+    _decoder("Qwen2.5 1.5B", "Qwen/Qwen2.5-1.5B", 1.54e9, 28, 1536, 12, 2, 8960, 151936, 32768,
+             "apache-2.0", tied=True, mtype="qwen2"),
+    _decoder("Qwen2.5 3B", "Qwen/Qwen2.5-3B", 3.09e9, 36, 2048, 16, 2, 11008, 151936, 32768,
+             "qwen-research", tied=True, mtype="qwen2"),
+    _decoder("Qwen2.5 7B", "Qwen/Qwen2.5-7B", 7.61e9, 28, 3584, 28, 4, 18944, 152064, 131072,
+             "apache-2.0", mtype="qwen2"),
+    _decoder("Qwen2.5 14B", "Qwen/Qwen2.5-14B", 14.7e9, 48, 5120, 40, 8, 13824, 152064, 131072,
+             "apache-2.0", mtype="qwen2"),
+    _decoder("Qwen2.5 32B", "Qwen/Qwen2.5-32B", 32.5e9, 64, 5120, 40, 8, 27648, 152064, 131072,
+             "apache-2.0", mtype="qwen2"),
+    _decoder("Qwen2.5 72B", "Qwen/Qwen2.5-72B", 72.7e9, 80, 8192, 64, 8, 29568, 152064, 131072,
+             "qwen", mtype="qwen2"),
+    _decoder("Llama 3.2 1B", "meta-llama/Llama-3.2-1B", 1.24e9, 16, 2048, 32, 8, 8192, 128256,
+             131072, "llama3.2", tied=True),
+    _decoder("Llama 3.2 3B", "meta-llama/Llama-3.2-3B", 3.21e9, 28, 3072, 24, 8, 8192, 128256,
+             131072, "llama3.2", tied=True),
+    _decoder("Llama 3.1 8B", "meta-llama/Llama-3.1-8B", 8.03e9, 32, 4096, 32, 8, 14336, 128256,
+             131072, "llama3.1"),
+    _decoder("Llama 3.1 70B", "meta-llama/Llama-3.1-70B", 70.6e9, 80, 8192, 64, 8, 28672, 128256,
+             131072, "llama3.1"),
+    _decoder("Llama 2 7B", "meta-llama/Llama-2-7b-hf", 6.74e9, 32, 4096, 32, 32, 11008, 32000, 4096,
+             "llama2"),
+    _decoder("Mistral 7B v0.1", "mistralai/Mistral-7B-v0.1", 7.24e9, 32, 4096, 32, 8, 14336, 32000,
+             32768, "apache-2.0", mtype="mistral"),
+    _decoder("Phi-3 mini 4k", "microsoft/Phi-3-mini-4k-instruct", 3.82e9, 32, 3072, 32, 32, 8192,
+             32064, 4096, "mit", mtype="phi3"),
+    _decoder("Gemma 2 2B", "google/gemma-2-2b", 2.61e9, 26, 2304, 8, 4, 9216, 256000, 8192,
+             "gemma", tied=True, head_dim=256, mtype="gemma2"),
+    _decoder("Gemma 2 9B", "google/gemma-2-9b", 9.24e9, 42, 3584, 16, 8, 14336, 256000, 8192,
+             "gemma", tied=True, head_dim=256, mtype="gemma2"),
+    _decoder("Gemma 2 27B", "google/gemma-2-27b", 27.2e9, 46, 4608, 32, 16, 36864, 256000, 8192,
+             "gemma", tied=True, head_dim=128, mtype="gemma2"),
+    _t5("Flan-T5 small", "google/flan-t5-small", 77.0e6, 8, 512, 6, 1024),
+    _t5("Flan-T5 base", "google/flan-t5-base", 248e6, 12, 768, 12, 2048),
+    _t5("Flan-T5 large", "google/flan-t5-large", 783e6, 24, 1024, 16, 2816),
+    _t5("Flan-T5 XL", "google/flan-t5-xl", 2.85e9, 24, 2048, 32, 5120),
+    _t5("T0 3B", "bigscience/T0_3B", 2.85e9, 24, 2048, 32, 5120),
+]
+
+# fmt: on
+
+
+def count_parameters(facts: ModelFacts) -> float:
+    """Parameters implied by the architecture (matrices only; biases and norms are < 0.5%).
+
+    Args:
+        facts: the model's architecture.
+
+    Returns:
+        The parameter count, embeddings and an untied output head included.
+    """
+    h, attn, kv = facts.hidden, facts.heads * facts.head_dim, facts.kv_heads * facts.head_dim
+    mlp = (3 if facts.gated_mlp else 2) * h * facts.intermediate
+    attention = 2 * h * attn + 2 * h * kv  # q, o and k, v
+    embeddings = facts.vocab * h
+    if facts.architecture == "encoder":
+        embeddings += facts.context * h  # learned positions
+    blocks = facts.layers * (attention + mlp)
+    if facts.architecture == "encoder-decoder":
+        blocks += facts.decoder_layers * (2 * attention + mlp)  # self- and cross-attention
+    head = 0 if facts.tied_embeddings or facts.architecture == "encoder" else facts.vocab * h
+    return float(embeddings + blocks + head)
+
+
+def embedding_parameters(facts: ModelFacts) -> float:
+    """Parameters in the token embedding and an untied output head (looked up, not multiplied)."""
+    untied_head = not facts.tied_embeddings and facts.architecture != "encoder"
+    return float(facts.vocab * facts.hidden * (2 if untied_head else 1))
+
+
+def _first(config: dict, *keys: str, default=None):
+    for key in keys:
+        if config.get(key) is not None:
+            return config[key]
+    return default
+
+
+def facts_from_config(config: dict, name_or_path: str, source: str) -> ModelFacts:
+    """Turn a `config.json` mapping into `ModelFacts`.
+
+    Args:
+        config: the parsed config.json.
+        name_or_path: what the run will load (folder or Hub id).
+        source: where the facts came from, shown to the user.
+
+    Returns:
+        The facts; the parameter count is computed from the architecture.
+
+    Raises:
+        ModelSourceError: the config lacks the hidden size or the number of layers.
+    """
+    mtype = str(config.get("model_type", ""))
+    hidden = _first(config, "hidden_size", "d_model", "dim", "n_embd")
+    layers = _first(config, "num_hidden_layers", "num_layers", "n_layers", "n_layer")
+    if not hidden or not layers:
+        raise ModelSourceError(
+            f"{name_or_path}: its config.json has no hidden size or layer count "
+            f"(model_type {mtype!r}); pick a model from the catalog instead"
+        )
+    heads = _first(config, "num_attention_heads", "num_heads", "n_heads", "n_head", default=1)
+    if mtype in SEQ2SEQ_TYPES or config.get("is_encoder_decoder"):
+        arch, tasks = "encoder-decoder", ("seq2seq",)
+    elif mtype in ENCODER_TYPES:
+        arch, tasks = "encoder", ("classification",)
+    else:
+        arch, tasks = "decoder", ("causal_lm", "classification")
+    act = str(_first(config, "hidden_act", "feed_forward_proj", "activation", default=""))
+    facts = ModelFacts(
+        name=Path(name_or_path).name or name_or_path,
+        name_or_path=name_or_path,
+        architecture=arch,
+        params=0.0,
+        layers=int(layers),
+        hidden=int(hidden),
+        heads=int(heads),
+        kv_heads=int(_first(config, "num_key_value_heads", default=heads)),
+        intermediate=int(
+            _first(config, "intermediate_size", "d_ff", "hidden_dim", "n_inner", default=4 * hidden)
+        ),
+        vocab=int(_first(config, "vocab_size", default=32000)),
+        context=int(_first(config, "max_position_embeddings", "n_positions", default=512)),
+        tasks=tasks,
+        head_dim=int(_first(config, "head_dim", "d_kv", default=0) or 0),
+        gated_mlp=(arch == "decoder" and mtype not in PLAIN_MLP_DECODERS) or "gated" in act,
+        tied_embeddings=bool(config.get("tie_word_embeddings", arch != "encoder-decoder")),
+        decoder_layers=int(_first(config, "num_decoder_layers", default=layers))
+        if arch == "encoder-decoder"
+        else 0,
+        model_type=mtype,
+        source=source,
+    )
+    facts.params = count_parameters(facts)
+    return facts
+
+
+def read_local_model(folder: str | Path, source: str = "local folder") -> ModelFacts:
+    """Facts of a model saved in a folder (its config.json).
+
+    Raises:
+        ModelSourceError: no folder, no config.json, or a config that is not JSON.
+    """
+    folder = Path(folder).expanduser()
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ModelSourceError(
+            f"no config.json in {folder}; choose the folder that holds the model's files"
+        )
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ModelSourceError(
+            f"{config_file} is not readable JSON ({err}); re-download it"
+        ) from err
+    return facts_from_config(config, str(folder), source)
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache folder this machine uses."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
+    return Path(home) / "hub"
+
+
+def list_cached_models(cache: Path | None = None) -> list[ModelFacts]:
+    """Models already downloaded to the Hugging Face cache, "on this machine".
+
+    Returns:
+        One entry per `models--org--name` folder with a readable config.json, newest snapshot.
+    """
+    cache = cache or hf_cache_dir()
+    found = []
+    for repo in sorted(cache.glob("models--*")) if cache.is_dir() else []:
+        configs = sorted(repo.glob("snapshots/*/config.json"), key=lambda p: p.stat().st_mtime)
+        if not configs:
+            continue
+        hub_id = repo.name.removeprefix("models--").replace("--", "/")
+        try:
+            facts = read_local_model(configs[-1].parent, source="on this machine")
+        except ModelSourceError:
+            continue
+        found.append(replace(facts, name=hub_id, name_or_path=hub_id))
+    return found
+
+
+def _download_config(hub_id: str) -> dict:
+    from huggingface_hub import hf_hub_download
+
+    return json.loads(Path(hf_hub_download(hub_id, "config.json")).read_text())
+
+
+def fetch_hub_model(hub_id: str, timeout_s: float = HUB_TIMEOUT_S) -> ModelFacts:
+    """Facts of a Hub model, reading only its config.json; never waits more than `timeout_s`.
+
+    Raises:
+        ModelSourceError: offline (HF_HUB_OFFLINE=1 or no answer in time) or no such model.
+    """
+    offline = (
+        f"Cannot reach the Hugging Face Hub to read {hub_id!r} (this computer is offline). "
+        "Pick a model from the catalog, one on this machine, or a local folder."
+    )
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
+        raise ModelSourceError(offline)
+    result: dict = {}
+
+    def worker():  # in a thread: DNS look-ups ignore socket time-outs
+        try:
+            result["config"] = _download_config(hub_id)
+        except Exception as err:  # noqa: BLE001 - any failure becomes one message below
+            result["error"] = err
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if "config" in result:
+        return facts_from_config(result["config"], hub_id, "Hugging Face Hub")
+    error = result.get("error")
+    if error is not None and "404" in str(error):
+        raise ModelSourceError(f"no model {hub_id!r} on the Hub; check the spelling (org/name)")
+    raise ModelSourceError(offline)
+
+
+def find_in_catalog(name_or_path: str) -> ModelFacts | None:
+    """The catalog entry with this Hub id or name (case-insensitive), or None."""
+    wanted = name_or_path.strip().lower()
+    for facts in CATALOG:
+        if wanted in (facts.name_or_path.lower(), facts.name.lower()):
+            return facts
+    return None
+
+
+def resolve_model(name_or_path: str) -> ModelFacts:
+    """Facts for whatever ModelSettings.name_or_path holds: catalog, folder, HF cache, then Hub.
+
+    Raises:
+        ModelSourceError: not found anywhere (with what to do).
+    """
+    known = find_in_catalog(name_or_path)
+    if known:
+        return known
+    if Path(name_or_path).expanduser().is_dir():
+        return read_local_model(name_or_path)
+    for cached in list_cached_models():
+        if cached.name_or_path == name_or_path:
+            return cached
+    if name_or_path.count("/") != 1 or name_or_path.startswith(("/", ".", "~")):
+        raise ModelSourceError(
+            f"{name_or_path!r} is neither a folder on this computer nor a Hub id like 'org/name'"
+        )
+    return fetch_hub_model(name_or_path)
+
+
+def filter_models(
+    models: list[ModelFacts] | None = None,
+    task: str = "",
+    size: str = "",
+    licence: str = "",
+    fits=None,
+) -> list[ModelFacts]:
+    """Models matching every filter given (an empty filter matches all).
+
+    Args:
+        models: where to look (default: the catalog).
+        task: one of core.settings.TASKS.
+        size: a key of SIZE_BUCKETS.
+        licence: a licence id, or "permissive" for Apache-2.0 / MIT.
+        fits: a predicate `fits(facts) -> bool`, e.g. built on core.estimate.
+
+    Returns:
+        The matching models, smallest first.
+    """
+    chosen = list(CATALOG if models is None else models)
+    if task:
+        chosen = [m for m in chosen if task in m.tasks]
+    if size:
+        low, high = SIZE_BUCKETS[size]
+        chosen = [m for m in chosen if low <= m.params < high]
+    if licence == "permissive":
+        chosen = [m for m in chosen if m.licence in PERMISSIVE_LICENCES]
+    elif licence:
+        chosen = [m for m in chosen if m.licence == licence]
+    if fits is not None:
+        chosen = [m for m in chosen if fits(m)]
+    return sorted(chosen, key=lambda m: m.params)
+
+
+@dataclass
+class Recommendation:
+    """A model that fits, with the estimate behind it and the reason in plain words."""
+
+    facts: ModelFacts
+    estimate: object  # core.estimate.Estimate
+    settings: dict  # RunConfig.replace(**settings) gives the run that was estimated
+    reason: str
+    within_budget: bool
+
+
+def fits_hardware(plan, config=None, options=None):
+    """A predicate for filter_models(fits=...): the model's peak fits the planned device."""
+    from core.estimate import estimate_memory
+    from core.settings import RunConfig
+
+    base = config or RunConfig()
+
+    def fits(facts: ModelFacts) -> bool:
+        trial = base.replace(model={"name_or_path": facts.name_or_path, "task": facts.tasks[0]})
+        return estimate_memory(trial, facts, plan, options).total <= plan.memory_gb
+
+    return fits
+
+
+def recommend_models(
+    task: str,
+    plan,
+    config=None,
+    options=None,
+    budget_hours: float = 0.0,
+    budget_usd: float = 0.0,
+    models: list[ModelFacts] | None = None,
+    limit: int = 5,
+) -> list[Recommendation]:
+    """Rank the models that can learn `task` on `plan` within a time or money budget.
+
+    Each model is estimated with the run's settings; one that does not fit gets the first change
+    that makes it fit (e.g. gradient checkpointing). Among those within budget the largest model
+    ranks first (more parameters usually learn more); if none is within budget, the fastest come.
+
+    Args:
+        task: one of core.settings.TASKS.
+        plan: core.hardware.HardwarePlan.
+        config: the run so far (batch, length, rank...); default RunConfig().
+        options: core.estimate.EstimateOptions with the data size.
+        budget_hours, budget_usd: 0 = no limit.
+
+    Returns:
+        Up to `limit` recommendations, best first.
+    """
+    from core.estimate import estimate
+    from core.settings import RunConfig
+
+    base, found = config or RunConfig(), []
+    for facts in filter_models(models, task=task):
+        settings = {"model": {"name_or_path": facts.name_or_path, "task": task}}
+        result = estimate(base.replace(**settings), facts, plan, options)
+        changed = ""
+        if result.verdict == "won't fit":
+            fix = next((f for f in result.fixes if not f.options), None)
+            if fix is None:
+                continue
+            settings = {**fix.settings, **settings}
+            result = estimate(base.replace(**settings), facts, plan, options, with_fixes=False)
+            changed = f" after: {fix.change.lower()}"
+        within = (not budget_hours or result.hours.value <= budget_hours) and (
+            not budget_usd or result.cost_usd.value <= budget_usd
+        )
+        reason = (
+            f"{facts.size_label} parameters; uses {result.memory.total:.1f} of "
+            f"{result.capacity_gb:.0f} GB{changed}; about "
+            f"{result.hours.value * 60:.0f} min, ${result.cost_usd.value:.2f}"
+        )
+        found.append(Recommendation(facts, result, settings, reason, within))
+    within = sorted((r for r in found if r.within_budget), key=lambda r: -r.facts.params)
+    if within:
+        for r in within:
+            r.reason = f"Within your budget: {r.reason}"
+        return within[:limit]
+    fastest = sorted(found, key=lambda r: r.estimate.hours.value)
+    for r in fastest:
+        r.reason = f"Over your budget, but the quickest that fits: {r.reason}"
+    return fastest[:limit]
