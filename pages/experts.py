@@ -160,17 +160,30 @@ def _lora(config: RunConfig) -> dict:
     return changes
 
 
-def _memory_section(config: RunConfig) -> None:
-    """Per-device memory estimate and the what-if chart, from core.estimate once it exists."""
+def _memory_section(config: RunConfig, hardware) -> None:
+    """Per-device memory for this layout, and what each strategy would need (core.estimate)."""
+    from core.catalog import ModelSourceError, resolve_model
+    from core.estimate import compare_strategies, estimate_memory
+    from core.hardware import plan_from_hardware
+    from core.plots.estimate import memory_breakdown_chart, strategy_comparison_chart
+
     st.subheader("Memory per device")
+    plan = st.session_state.get("plan") or plan_from_hardware(hardware)
     try:
-        from core import estimate  # noqa: F401 - written by another engineer; hook only
-    except ImportError:
-        st.caption(
-            "Memory estimate not available yet: the estimator (core.estimate) is not installed."
-        )
+        facts = resolve_model(config.model.name_or_path)
+    except ModelSourceError as err:
+        st.caption(f"No estimate: {err}")
         return
-    st.caption("Memory estimate not available yet: the estimator is not wired into this page.")
+    memory = estimate_memory(config, facts, plan)
+    st.caption(
+        f"{memory.total:.1f} GB per device of {plan.memory_gb:.0f} GB on {plan.label} "
+        "(estimate; the Model page shows where each number comes from)."
+    )
+    left, right = st.columns(2)
+    left.plotly_chart(memory_breakdown_chart(memory, plan.memory_gb))
+    right.plotly_chart(
+        strategy_comparison_chart(compare_strategies(config, facts, plan), plan.memory_gb)
+    )
 
 
 def _checks(config: RunConfig, hardware) -> bool:
@@ -295,7 +308,7 @@ except ConfigError as err:
     edited = config
 if edited != config:
     set_config(edited)
-_memory_section(edited)
+_memory_section(edited, hardware)
 checks_pass = _checks(edited, hardware)
 _run_here(edited, hardware, checks_pass)
 _exports(edited, hardware)

@@ -32,7 +32,8 @@ def test_page_renders_with_the_default_config(page):
     assert page.metric[0].value == "16"
     targets = widget(page, "multiselect", "expert.lora.target_modules")
     assert {"query", "key", "value", "dense", "all-linear"} <= set(targets.options)
-    assert "Memory estimate not available" in " ".join(c.value for c in page.caption)
+    assert "GB per device of" in " ".join(c.value for c in page.caption)
+    assert len(page.get("plotly_chart")) == 2  # breakdown and what-if per strategy
 
 
 def test_fsdp_on_cpu_says_ddp_runs_and_writes_back_to_the_config():
