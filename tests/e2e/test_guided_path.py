@@ -119,7 +119,7 @@ def _shot(page, name: str) -> None:
 
 def test_guided_path_to_downloaded_adapter(app_url, browser):
     started = time.time()
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 2000}, accept_downloads=True)
     page.goto(app_url)
     _settle(page)
     page.get_by_text("CPU cores").wait_for()
