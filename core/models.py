@@ -10,6 +10,7 @@ import json
 import os
 import re
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,16 +52,28 @@ def resolve_model_path(name_or_path: str) -> str:
 
 
 def hub_offline(timeout: float = 1.5) -> bool:
-    """True when the Hub cannot be reached: HF_HUB_OFFLINE is set, or a TCP connect times out."""
+    """True when the Hub cannot be reached: HF_HUB_OFFLINE is set, or no TCP connect in `timeout`.
+
+    The connect runs in a thread because a DNS look-up ignores socket time-outs.
+    """
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
         return True
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     host = re.sub(r"^https?://", "", endpoint).split("/")[0].split(":")[0]
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return False
-    except OSError:
-        return True
+    answer: dict[str, bool] = {}
+    done = threading.Event()
+
+    def connect():
+        try:
+            with socket.create_connection((host, 443), timeout=timeout):
+                answer["reached"] = True
+        except OSError:
+            pass
+        done.set()
+
+    threading.Thread(target=connect, daemon=True).start()
+    done.wait(timeout)
+    return not answer.get("reached", False)
 
 
 def _read_local(path: Path, name: str) -> ModelSource:

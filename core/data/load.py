@@ -10,9 +10,7 @@ Notes about guesses (encoding, delimiter, merged schemas) are kept in `table.att
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import socket
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +21,6 @@ __all__ = ["DataError", "SUPPORTED", "load_table", "load_source", "load_splits",
 
 SUPPORTED = TABLE_SUFFIXES + WRAPPERS
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-HUB_HOST = ("huggingface.co", 443)
 
 
 def load_table(path: str | Path) -> pd.DataFrame:
@@ -91,13 +88,9 @@ def load_splits(folder: str | Path) -> dict[str, pd.DataFrame]:
 
 def hub_reachable(timeout: float = 2.0) -> bool:
     """Whether the Hugging Face Hub can be reached; False at once when HF_HUB_OFFLINE is set."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False
-    try:
-        with socket.create_connection(HUB_HOST, timeout=timeout):
-            return True
-    except OSError:
-        return False
+    from core.models import hub_offline
+
+    return not hub_offline(timeout)
 
 
 def load_source(source: str, split: str = "train") -> pd.DataFrame:
