@@ -187,6 +187,16 @@ def merge_rare_labels(
     return out
 
 
+def normalize_labels(table: pd.DataFrame, mapping: dict) -> pd.DataFrame:
+    """Spell each label one way: variants that differ in case or spaces take the commonest form."""
+    out = table.copy()
+    labels = out[mapping["label"]].astype(str).str.strip()
+    key = labels.str.casefold()
+    commonest = labels.groupby(key).agg(lambda values: values.value_counts().index[0])
+    out[mapping["label"]] = key.map(commonest).where(labels != "", labels)
+    return out
+
+
 STEPS = {
     "drop_empty": drop_empty,
     "drop_duplicates": drop_duplicates,
@@ -198,6 +208,7 @@ STEPS = {
     "repair_encoding": repair_encoding,
     "strip_html": strip_html_step,
     "merge_rare_labels": merge_rare_labels,
+    "normalize_labels": normalize_labels,
 }
 
 

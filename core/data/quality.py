@@ -184,7 +184,31 @@ def _labels(texts: pd.Series, labels: pd.Series, group: np.ndarray) -> list[Find
         rows,
     )
     counts = labels[labels != ""].value_counts()
-    return [conflicts, _balance(counts, labels)]
+    return [conflicts, _spellings(labels), _balance(counts, labels)]
+
+
+def _spellings(labels: pd.Series) -> Finding:
+    """Labels that differ only in case or spaces (" Positive" vs "positive") split one class."""
+    raw = labels[labels != ""]
+    canonical = raw.str.casefold()
+    spellings = raw.groupby(canonical).agg(lambda values: sorted(set(values)))
+    variants = spellings[spellings.map(len) > 1]
+    commonest = raw.groupby(canonical).agg(lambda values: values.value_counts().index[0])
+    odd = canonical.isin(variants.index) & (raw != canonical.map(commonest))
+    rows = np.flatnonzero(odd.reindex(labels.index, fill_value=False).to_numpy())
+    return Finding(
+        "label_spellings",
+        "Labels spelled several ways",
+        "problem" if len(rows) else "ok",
+        len(rows),
+        f"{len(variants)} label(s) are written in several ways that differ only in case or "
+        "spaces, so the model would learn them as different classes."
+        if len(rows)
+        else "Every label is written one way.",
+        [" / ".join(repr(v) for v in values) for values in variants.head(3)],
+        {"step": "normalize_labels", "params": {}} if len(rows) else None,
+        rows,
+    )
 
 
 def _balance(counts: pd.Series, labels: pd.Series) -> Finding:
