@@ -5,7 +5,6 @@ from pathlib import Path
 import streamlit as st
 
 from core import jobs, runs
-from core.plots.training import loss_figure
 from core.settings import PRESETS, apply_preset
 from pages.common import (
     get_config,
@@ -16,6 +15,7 @@ from pages.common import (
     setting_input,
     stepper,
 )
+from pages.live_view import render_live, render_sample_batch
 
 EXPERT_SETTINGS = [
     ("training", "learning_rate"),
@@ -113,53 +113,12 @@ if active:
     st.caption("A run is in progress: a new run waits in the queue (see Jobs) until it ends.")
 
 
-def render_live(run_dir: str) -> None:
-    """Progress, loss chart, throughput and log tail; polled from the run directory's files."""
-    path = Path(run_dir)
-    status = jobs.refresh_status(path)
-    state = status.get("state", "queued")
-    if state == "queued":
-        st.info(status.get("message", "Queued"), icon=":material/hourglass_top:")
-    step, total = status.get("step", 0), status.get("total_steps", 0)
-    eta = status.get("eta_s")
-    eta_text = f" · about {eta:.0f} s left" if eta and state == "running" else ""
-    st.progress(
-        min(1.0, step / total) if total else 0.0,
-        text=f"{state.capitalize()} · step {step} of {total or '?'}{eta_text}",
-    )
-    metrics = runs.read_metrics(path)
-    train_points = [m for m in metrics if "loss" in m]
-    cols = st.columns(3)
-    if train_points:
-        cols[0].metric("Training loss", f"{train_points[-1]['loss']:.3f}")
-    evals = [m for m in metrics if "eval_loss" in m]
-    if evals:
-        cols[1].metric("Validation accuracy", f"{evals[-1].get('eval_accuracy', 0):.1%}")
-    speed = [m["tokens_per_s"] for m in metrics if "tokens_per_s" in m]
-    if speed:
-        cols[2].metric("Speed", f"{speed[-1]:,.0f} tokens/s")
-    if metrics:
-        st.plotly_chart(loss_figure(metrics, smooth=0.6), width="stretch")
-    if state in runs.ACTIVE_STATES and st.button("Stop", icon=":material/stop:"):
-        jobs.stop_job(path)
-    if state == "failed":
-        st.error(status.get("message", "Training failed."), icon=":material/error:")
-        st.code(runs.tail_log(path, 25) or "(the log is empty)", language="text")
-    elif state in ("completed", "stopped"):
-        st.success(status.get("message", "Done."), icon=":material/check_circle:")
-    with st.expander("Log"):
-        st.code(runs.tail_log(path, 15) or "(nothing yet)", language="text")
-    if state not in runs.ACTIVE_STATES and st.session_state.get("_was_active"):
-        st.session_state["_was_active"] = False
-        st.rerun()  # leave polling mode: the whole page redraws once with the final state
-    st.session_state["_was_active"] = state in runs.ACTIVE_STATES
-
-
 if run_dir:
     st.subheader(f"Run {Path(run_dir).name}")
     fingerprint = runs.read_config(Path(run_dir)).data.fingerprint
     st.caption(f"Data fingerprint `{fingerprint or 'n/a'}`: the exact data this run trains on.")
     st.fragment(run_every=2 if active else None)(render_live)(run_dir)
+    render_sample_batch(Path(run_dir))
     if not active:
         next_button("Train", "Next: see the results", "pages/results.py")
     with st.expander("Run it headless (same config, from a terminal)"):

@@ -81,3 +81,28 @@ def confusion_figure(confusion: list[list[int]], labels: list[str]) -> go.Figure
         margin=dict(l=10, r=10, t=30, b=10),
     )
     return fig
+
+
+SIGNALS = (
+    ("learning_rate", "learning rate"),
+    ("grad_norm", "gradient norm"),
+    ("tokens_per_s", "tokens / s"),
+    ("memory_mb", "memory (MB)"),
+)
+
+
+def signals_figure(metrics: list[dict]) -> go.Figure:
+    """Learning rate, gradient norm, speed and memory against step, one small panel each."""
+    from plotly.subplots import make_subplots
+
+    present = [(key, title) for key, title in SIGNALS if any(key in m for m in metrics)]
+    fig = make_subplots(rows=1, cols=max(1, len(present)), subplot_titles=[t for _, t in present])
+    for col, (key, title) in enumerate(present, start=1):
+        points = [(m["step"], m[key]) for m in metrics if key in m and "loss" in m]
+        fig.add_trace(
+            go.Scatter(x=[s for s, _ in points], y=[v for _, v in points], mode="lines", name=title),
+            row=1,
+            col=col,
+        )
+    fig.update_layout(height=220, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
