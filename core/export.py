@@ -15,6 +15,12 @@ def model_card(run_dir: Path) -> str:
     config = runs.read_config(run_dir)
     evaluation = runs.read_eval(run_dir)
     status = runs.read_status(run_dir)
+    auto_class = {
+        "classification": "AutoModelForSequenceClassification",
+        "seq2seq": "AutoModelForSeq2SeqLM",
+    }.get(config.model.task, "AutoModelForCausalLM")
+    n_labels = len(evaluation.get("labels", []))
+    extra = f", num_labels={n_labels}" if config.model.task == "classification" else ""
     lines = [
         f"# LoRA adapter: {config.name or Path(run_dir).name}",
         "",
@@ -22,28 +28,33 @@ def model_card(run_dir: Path) -> str:
         "",
         f"- Base model: `{config.model.name_or_path}` ({config.model.task})",
         f"- Data: `{Path(config.data.path).name}`, fingerprint `{config.data.fingerprint or 'n/a'}`, "
-        f"text column `{config.data.text_column}`, label column `{config.data.label_column}`",
+        f"text column `{config.data.text_column}`"
+        + (f", label column `{config.data.label_column}`" if extra else ""),
         f"- LoRA: rank {config.lora.r}, alpha {config.lora.alpha}, dropout {config.lora.dropout}",
         f"- Training: {config.training.num_train_epochs:g} epoch(s), learning rate "
         f"{config.training.learning_rate:g}, batch {config.training.per_device_train_batch_size}, "
         f"max length {config.training.max_length}, seed {config.training.seed}",
         f"- Steps: {status.get('step', '?')}; outcome: {status.get('state', '?')}",
     ]
-    if evaluation:
+    if "accuracy" in evaluation:
         lines += [
             f"- Validation accuracy: {evaluation['accuracy']:.3f}, macro-F1 "
             f"{evaluation['macro_f1']:.3f} on {evaluation['n_validation']} rows "
             f"(always guessing the commonest label: {evaluation['chance_accuracy']:.3f})",
             f"- Labels: {', '.join(evaluation['labels'])}",
         ]
+    elif "perplexity" in evaluation:
+        lines.append(
+            f"- Validation loss {evaluation['eval_loss']:.3f}, perplexity "
+            f"{evaluation['perplexity']:.1f} on {evaluation['n_validation']} examples"
+        )
     lines += [
         "",
         "## Load it",
         "```python",
-        "from transformers import AutoModelForSequenceClassification",
+        f"from transformers import {auto_class}",
         "from peft import PeftModel",
-        f"base = AutoModelForSequenceClassification.from_pretrained(BASE_MODEL, num_labels="
-        f"{len(evaluation.get('labels', [])) or 'N'})",
+        f"base = {auto_class}.from_pretrained(BASE_MODEL{extra})",
         'model = PeftModel.from_pretrained(base, "adapter")',
         "```",
         "",

@@ -9,6 +9,77 @@ from core.export import adapter_zip
 from core.plots.training import confusion_figure
 from pages.common import readiness, stepper
 
+
+@st.cache_resource(max_entries=2, show_spinner="Loading your model…")
+def classifier_for(run: str):
+    from core.evaluate import load_classifier
+
+    return load_classifier(Path(run))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading your model…")
+def generator_for(run: str):
+    from core.evaluate import load_generator
+
+    return load_generator(Path(run))
+
+
+def classification_results(evaluation: dict, run_dir: str) -> None:
+    chance = evaluation["chance_accuracy"]
+    cols = st.columns(3)
+    cols[0].metric(
+        "Validation accuracy",
+        f"{evaluation['accuracy']:.1%}",
+        delta=f"{evaluation['accuracy'] - chance:+.1%} vs. always guessing the commonest label",
+    )
+    cols[1].metric(
+        "Macro-F1",
+        f"{evaluation['macro_f1']:.3f}",
+        help="Average F1 over labels: rare labels count as much as common ones.",
+    )
+    cols[2].metric("Validation rows", f"{evaluation['n_validation']:,}")
+    if evaluation["accuracy"] < chance + 0.05:
+        st.warning(
+            "The model barely beats guessing. Try the Balanced preset, more data, or check the labels."
+        )
+    st.subheader("Where it gets confused")
+    st.plotly_chart(
+        confusion_figure(evaluation["confusion"], evaluation["labels"]), width="stretch"
+    )
+    if evaluation.get("mistakes"):
+        with st.expander(f"Examples it got wrong ({len(evaluation['mistakes'])} shown)"):
+            st.dataframe(evaluation["mistakes"], width="stretch")
+    st.subheader("Try it")
+    sentence = st.text_input("Type a sentence", placeholder="The battery died after two days.")
+    if sentence.strip():
+        from core.evaluate import predict
+
+        result = predict(classifier_for(run_dir), [sentence])[0]
+        st.markdown(f"Predicted label: **{result['label']}** ({result['probability']:.0%} sure)")
+        st.bar_chart(result["probabilities"], horizontal=True, height=160)
+
+
+def generation_results(evaluation: dict, run_dir: str) -> None:
+    cols = st.columns(3)
+    cols[0].metric("Validation loss", f"{evaluation['eval_loss']:.3f}")
+    cols[1].metric(
+        "Perplexity",
+        f"{evaluation['perplexity']:.1f}",
+        help="How surprised the model is by the validation answers: lower is better.",
+    )
+    cols[2].metric("Validation examples", f"{evaluation['n_validation']:,}")
+    if evaluation.get("samples"):
+        st.subheader("What it writes for validation prompts")
+        st.dataframe(evaluation["samples"], width="stretch")
+    st.subheader("Try it")
+    prompt = st.text_area("Your prompt", placeholder="Write a short reply to a customer…")
+    if prompt.strip():
+        from core.evaluate import generate
+
+        with st.spinner("Writing…"):
+            st.markdown(f"**Answer:** {generate(generator_for(run_dir), prompt)}")
+
+
 stepper("Results")
 st.header("How good is your model?")
 
@@ -31,46 +102,10 @@ st.caption(
     f"Run `{path.name}` · model `{config.model.name_or_path}` · data fingerprint "
     f"`{config.data.fingerprint or 'n/a'}`"
 )
-chance = evaluation["chance_accuracy"]
-cols = st.columns(3)
-cols[0].metric(
-    "Validation accuracy",
-    f"{evaluation['accuracy']:.1%}",
-    delta=f"{evaluation['accuracy'] - chance:+.1%} vs. always guessing the commonest label",
-)
-cols[1].metric(
-    "Macro-F1",
-    f"{evaluation['macro_f1']:.3f}",
-    help="Average F1 over labels: rare labels count as much as common ones.",
-)
-cols[2].metric("Validation rows", f"{evaluation['n_validation']:,}")
-if evaluation["accuracy"] < chance + 0.05:
-    st.warning(
-        "The model barely beats guessing. Try the Balanced preset, more data, or check the labels."
-    )
-
-st.subheader("Where it gets confused")
-st.plotly_chart(confusion_figure(evaluation["confusion"], evaluation["labels"]), width="stretch")
-if evaluation.get("mistakes"):
-    with st.expander(f"Examples it got wrong ({len(evaluation['mistakes'])} shown)"):
-        st.dataframe(evaluation["mistakes"], width="stretch")
-
-
-@st.cache_resource(max_entries=2, show_spinner="Loading your model…")
-def classifier_for(run: str):
-    from core.evaluate import load_classifier
-
-    return load_classifier(Path(run))
-
-
-st.subheader("Try it")
-sentence = st.text_input("Type a sentence", placeholder="The battery died after two days.")
-if sentence.strip():
-    from core.evaluate import predict
-
-    result = predict(classifier_for(run_dir), [sentence])[0]
-    st.markdown(f"Predicted label: **{result['label']}** ({result['probability']:.0%} sure)")
-    st.bar_chart(result["probabilities"], horizontal=True, height=160)
+if evaluation.get("task", "classification") == "classification":
+    classification_results(evaluation, run_dir)
+else:
+    generation_results(evaluation, run_dir)
 
 st.subheader("Download")
 st.download_button(
