@@ -28,15 +28,17 @@ EXPERT_SETTINGS = [
     ("lora", "target_modules"),
 ]
 
-stepper("Train")
-st.header("Train your model")
-
 config = get_config()
-ready = readiness()
 run_dir = st.session_state.get("run_dir")
 if not run_dir:  # a reload or a second tab: find the job that is still running
     found = jobs.active_run()
     run_dir = st.session_state["run_dir"] = str(found) if found else None
+    if found and not config.data.path:  # a fresh session takes over the job's own choices
+        config = runs.read_config(found)
+        set_config(config)
+stepper("Train")
+st.header("Train your model")
+ready = readiness()
 status = jobs.refresh_status(Path(run_dir)) if run_dir else {}
 active = status.get("state") in runs.ACTIVE_STATES
 

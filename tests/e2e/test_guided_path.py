@@ -133,8 +133,16 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
 
     page.get_by_role("button", name="Use the sample data").click()
     page.get_by_text("2,483 rows").wait_for(timeout=30_000)
+    page.get_by_text("Verdict: needs fixing").wait_for(timeout=60_000)
     _settle(page)
     _shot(page, "03-data")
+    # Fix in a click: the sample's labels are spelled several ways (" Positive", "NEGATIVE").
+    page.get_by_role("button", name="Apply: normalize labels").click()
+    page.get_by_text("Cleaned from sample_reviews.csv with: normalize labels").wait_for(
+        timeout=60_000
+    )
+    _settle(page)
+    _shot(page, "03b-data-fixed")
     page.get_by_role("button", name="Next: train").click()
 
     page.get_by_role("button", name="Start training").click()
@@ -144,12 +152,14 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
     # A reload (or a second tab) starts a new session: it must find the running job again.
     page.goto(f"{app_url}/train")
     page.get_by_text(re.compile(r"(Running|Completed) · step \d+ of \d+")).wait_for(timeout=60_000)
+    assert page.get_by_text("Upload a data file").count() == 0  # it took over the job's choices
 
     page.get_by_role("button", name="Next: see the results").wait_for(timeout=480_000)
     _settle(page)
     _shot(page, "05-train-done")
     page.get_by_role("button", name="Next: see the results").click()
 
+    page.get_by_role("heading", name="How good is your model?").wait_for(timeout=30_000)
     page.get_by_text("Validation accuracy").wait_for(timeout=30_000)
     accuracy_text = page.locator("[data-testid='stMetricValue']").first.inner_text()
     accuracy = float(accuracy_text.strip("%")) / 100
