@@ -37,8 +37,9 @@ def train_command(config_path: Path, config: RunConfig) -> list[str]:
 
 
 def with_fingerprint(config: RunConfig) -> RunConfig:
-    """The config with its data fingerprint filled in, so every run records which data it used."""
-    if not config.data.path or config.data.fingerprint or not Path(config.data.path).exists():
+    """The config with the fingerprint of the data as it is now, so every run records exactly
+    which data it used (recomputed: a file can change, an opened config can carry an old one)."""
+    if not config.data.path or not Path(config.data.path).exists():
         return config
     from core.data.lineage import data_fingerprint
 
@@ -83,7 +84,8 @@ def start_job(
             start_new_session=True,
         )
     _children[process.pid] = process
-    runs.write_status(run_dir, pid=process.pid)
+    # supervisor_pid leads the job's process group; the trainer records its own pid as "pid".
+    runs.write_status(run_dir, pid=process.pid, supervisor_pid=process.pid)
     return run_dir
 
 
@@ -112,7 +114,8 @@ def supervise(run_dir: Path) -> int:
         except _Cancelled:
             runs.write_status(run_dir, state="stopped", message="Cancelled before it started")
             return 0
-        # From here Stop reaches the trainer (same process group); this process just waits.
+        # From here Stop reaches the trainer, or the launcher (torchrun, accelerate), through our
+        # process group; a launcher passes it on to its workers' own sessions. We just wait.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, frame: None)
         runs.write_status(
@@ -120,6 +123,10 @@ def supervise(run_dir: Path) -> int:
         )
         print(f"$ {' '.join(argv)}", flush=True)
         code = subprocess.call(argv, cwd=PROJECT_ROOT)
+    final = runs.read_status(run_dir)
+    if final.get("state") == "stopping" and code in (-signal.SIGTERM, 128 + signal.SIGTERM):
+        runs.write_status(run_dir, state="stopped", message="Stopped before training began.")
+        return code
     if runs.read_status(run_dir).get("state") in runs.ACTIVE_STATES:
         runs.write_status(
             run_dir,
@@ -130,6 +137,11 @@ def supervise(run_dir: Path) -> int:
             ),
         )
     return code
+
+
+def job_pid(status: dict) -> int | None:
+    """The process that owns the job: its supervisor (older runs: the trainer)."""
+    return status.get("supervisor_pid") or status.get("pid")
 
 
 def is_alive(pid: int | None) -> bool:
@@ -155,12 +167,11 @@ def is_alive(pid: int | None) -> bool:
 def refresh_status(run_dir: Path) -> dict:
     """The run's status; a run whose process died without saying so is marked failed."""
     status = runs.read_status(run_dir)
-    just_queued = status.get("pid") is None and time.time() - status.get("updated", 0) < 30
-    if (
-        status.get("state") in runs.ACTIVE_STATES
-        and not just_queued
-        and not is_alive(status.get("pid"))
-    ):
+    for child in list(_children.values()):
+        child.poll()  # reap finished supervisors, so none lingers as a zombie
+    pid = job_pid(status)
+    just_queued = pid is None and time.time() - status.get("updated", 0) < 30
+    if status.get("state") in runs.ACTIVE_STATES and not just_queued and not is_alive(pid):
         time.sleep(0.2)  # the process may have written its final status just now
         status = runs.read_status(run_dir)
         if status.get("state") in runs.ACTIVE_STATES:
@@ -180,7 +191,7 @@ def stop_job(run_dir: Path) -> bool:
         False when no live process belongs to the run.
     """
     status = runs.read_status(run_dir)
-    pid = status.get("pid")
+    pid = job_pid(status)
     if status.get("state") not in runs.ACTIVE_STATES or not is_alive(pid):
         return False
     waiting = status.get("state") == "queued"

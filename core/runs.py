@@ -14,9 +14,11 @@ The data root is `$STUDIO_DATA`, or `studio-data/` in the working directory (ign
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,26 +57,41 @@ def create_run(config: RunConfig, root: Path | None = None) -> Path:
     root = root or runs_root()
     slug = re.sub(r"[^a-zA-Z0-9_-]+", "-", config.name or "run").strip("-")[:40] or "run"
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = root / f"{stamp}-{slug}"
-    suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = root / f"{stamp}-{slug}-{suffix}"
-    run_dir.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
+    run_dir, suffix = root / f"{stamp}-{slug}", 1
+    while True:  # mkdir is the claim: two sessions starting in the same second get two folders
+        try:
+            run_dir.mkdir()
+            break
+        except FileExistsError:
+            suffix += 1
+            run_dir = root / f"{stamp}-{slug}-{suffix}"
     config.save(run_dir / CONFIG_FILE)
     write_status(run_dir, state="queued", message="Waiting to start", step=0, total_steps=0)
     return run_dir
 
 
 def write_status(run_dir: Path, **changes) -> dict:
-    """Merge `changes` into status.json, replacing the file atomically so readers never see half."""
+    """Merge `changes` into status.json.
+
+    The read-modify-write holds a lock (the trainer, the supervisor and every browser tab write
+    here), and the file is replaced atomically so readers never see half of it.
+    """
     run_dir = Path(run_dir)
-    status = read_status(run_dir)
-    status.update(changes, updated=time.time())
-    tmp = run_dir / f".{STATUS_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(status))
-    os.replace(tmp, run_dir / STATUS_FILE)
+    with open(run_dir / ".status.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        status = read_status(run_dir)
+        status.update(changes, updated=time.time())
+        write_json_atomic(run_dir / STATUS_FILE, status)
     return status
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON to a unique temporary file beside `path`, then rename it over `path`."""
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as out:
+        json.dump(data, out)
+    os.replace(tmp, path)
 
 
 def read_status(run_dir: Path) -> dict:
@@ -117,8 +134,10 @@ def tail_log(run_dir: Path, lines: int = 30) -> str:
 
 
 def read_eval(run_dir: Path) -> dict:
-    path = Path(run_dir) / EVAL_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
+    try:
+        return json.loads((Path(run_dir) / EVAL_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
 
 
 def read_config(run_dir: Path) -> RunConfig:

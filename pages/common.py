@@ -5,9 +5,12 @@ Not a page itself (app.py lists the pages explicitly).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.guide import STEPS, step_readiness
+from core.runs import read_status
 from core.settings import RunConfig, describe
 
 STEP_PAGES = {
@@ -40,7 +43,7 @@ def is_expert() -> bool:
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def _cached_readiness(config_yaml: str, run_dir: str | None) -> dict:
+def _cached_readiness(config_yaml: str, run_dir: str | None, run_state: str | None) -> dict:
     import yaml
 
     return step_readiness(RunConfig.from_dict(yaml.safe_load(config_yaml)), run_dir)
@@ -50,7 +53,10 @@ def readiness() -> dict[str, tuple[bool, str]]:
     import yaml
 
     config = get_config()
-    return _cached_readiness(yaml.safe_dump(config.to_dict()), st.session_state.get("run_dir"))
+    run_dir = st.session_state.get("run_dir")
+    run_state = read_status(Path(run_dir)).get("state") if run_dir else None
+    # The run's state is part of the key: a finished run unlocks Results at once.
+    return _cached_readiness(yaml.safe_dump(config.to_dict()), run_dir, run_state)
 
 
 def stepper(current: str) -> None:
@@ -118,3 +124,11 @@ def setting_input(section: str, name: str, value, key: str | None = None):
         text = st.text_input(label, value=", ".join(value), help=help_text, key=key)
         return [part.strip() for part in text.split(",") if part.strip()]
     return st.text_input(label, value=value, help=help_text, key=key)
+
+
+@st.cache_data(show_spinner="Looking at this machine…")
+def hardware():
+    """This machine's hardware, detected once per server (imports torch to ask about GPUs)."""
+    from core.hardware import detect_hardware
+
+    return detect_hardware()

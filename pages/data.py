@@ -159,14 +159,19 @@ st.write(
 config = get_config()
 upload_col, sample_col = st.columns([3, 1])
 uploaded = upload_col.file_uploader("Upload a file", type=[s.lstrip(".") for s in SUPPORTED])
-if uploaded is not None:
+if uploaded is not None and uploaded.file_id != st.session_state.get("data-upload-id"):
+    # Only a new upload switches the data: a fix or the sample chosen later stays chosen.
+    st.session_state["data-upload-id"] = uploaded.file_id
     stored = store_upload(uploaded.getvalue(), uploaded.name, data_root())
-    if str(stored) != config.data.path:
-        config = config.replace(data={"path": str(stored), "text_column": "", "label_column": ""})
-        set_config(config)
+    config = config.replace(
+        data={"path": str(stored), "text_column": "", "label_column": "", "fingerprint": ""}
+    )
+    set_config(config)
 sample_col.write("")
 if sample_col.button("Use the sample data", icon=":material/dataset:"):
-    config = config.replace(data={"path": str(SAMPLE), "text_column": "", "label_column": ""})
+    config = config.replace(
+        data={"path": str(SAMPLE), "text_column": "", "label_column": "", "fingerprint": ""}
+    )
     set_config(config)
 
 

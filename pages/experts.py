@@ -21,6 +21,7 @@ from core.launch.validate import ERROR, validate_parallel
 from core.models import resolve_model_path
 from core.settings import ConfigError, RunConfig, describe
 from pages.common import get_config, set_config, setting_input
+from pages.common import hardware as common_hardware
 
 KEY = "expert."  # prefix of this page's widget keys, cleared when a config file is opened
 
@@ -29,13 +30,6 @@ def _input(section: str, name: str, config: RunConfig):
     return setting_input(
         section, name, getattr(getattr(config, section), name), key=f"{KEY}{section}.{name}"
     )
-
-
-@st.cache_data(show_spinner=False)
-def _hardware():
-    from core.hardware import detect_hardware
-
-    return detect_hardware()
 
 
 @st.cache_data(show_spinner="Reading the model's layers…")
@@ -297,7 +291,7 @@ st.write(
     "the engines you already use need. The guided pages edit the same settings."
 )
 config = get_config()
-hardware = _hardware()
+hardware = common_hardware()
 parallel = _layout(config)
 training = _training(config)
 lora = _lora(config)

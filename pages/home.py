@@ -2,16 +2,9 @@
 
 import streamlit as st
 
-from core.hardware import detect_hardware
-from pages.common import init_state
+from pages.common import hardware, init_state
 
 init_state()
-
-
-@st.cache_data(show_spinner="Looking at this machine…")
-def hardware_summary() -> dict:
-    return detect_hardware().to_dict()
-
 
 st.title("Finetune Studio")
 st.markdown(
@@ -21,7 +14,7 @@ st.markdown(
     "Then see how good it is, try it on your own sentences and download it."
 )
 
-hw = hardware_summary()
+hw = hardware().to_dict()
 st.subheader("This computer")
 cols = st.columns(4)
 cols[0].metric("CPU cores", hw["cpu_cores"])

@@ -15,20 +15,13 @@ from core.catalog import (
     resolve_model,
 )
 from core.estimate import EstimateOptions, compare_strategies, estimate
-from core.hardware import GPU_SPECS, Hardware, calibrate_cpu, plan_from_hardware, plan_gpus
+from core.hardware import GPU_SPECS, calibrate_cpu, plan_from_hardware, plan_gpus
 from core.models import ModelError, check_model_source
 from core.plots.estimate import memory_breakdown_chart, strategy_comparison_chart
 from core.settings import EMBEDDED_MODEL, TASKS
-from pages.common import get_config, next_button, set_config, stepper
+from pages.common import get_config, hardware, next_button, set_config, stepper
 
 VERDICT_BOX = {"fits": st.success, "tight": st.warning, "won't fit": st.error}
-
-
-@st.cache_data(show_spinner=False)
-def detected_hardware() -> dict:
-    from core.hardware import detect_hardware
-
-    return detect_hardware().to_dict()
 
 
 def catalog_choice(config, task: str) -> str:
@@ -66,7 +59,7 @@ def catalog_choice(config, task: str) -> str:
 
 def hardware_plan():
     """Detected hardware, or GPUs to plan for; stored in session state for filters and estimates."""
-    found = Hardware(**detected_hardware())
+    found = hardware()
     where = st.radio(
         "Hardware",
         [
@@ -169,13 +162,17 @@ sources = [
     "Hugging Face Hub id",
     "From the catalog",
 ]
-if current == EMBEDDED_MODEL:
-    index = 0
-elif current.startswith(("/", ".", "~")):
-    index = 1
-else:
-    index = 3 if find_in_catalog(current) else 2
-source = st.radio("Where is the model?", sources, index=index)
+if "model_source" not in st.session_state:  # first visit: where the current model comes from
+    if current == EMBEDDED_MODEL:
+        st.session_state["model_source"] = sources[0]
+    elif current.startswith(("/", ".", "~")):
+        st.session_state["model_source"], st.session_state["model_folder"] = sources[1], current
+    elif find_in_catalog(current):
+        st.session_state["model_source"] = sources[3]
+    else:
+        st.session_state["model_source"], st.session_state["model_hub"] = sources[2], current
+# Keyed widgets keep the user's choice; an index derived from the config would reset them.
+source = st.radio("Where is the model?", sources, key="model_source")
 st.session_state["plan"] = hardware_plan()
 
 if source == sources[0]:
@@ -187,15 +184,15 @@ if source == sources[0]:
 elif source == sources[1]:
     choice = st.text_input(
         "Model folder",
-        value=current if index == 1 else "",
+        key="model_folder",
         placeholder="/path/to/model (the folder with config.json and model.safetensors)",
-    )
+    ).strip()
 elif source == sources[2]:
     choice = st.text_input(
         "Hub id",
-        value=current if index == 2 else "",
+        key="model_hub",
         placeholder="owner/model, e.g. distilbert/distilbert-base-uncased",
-    )
+    ).strip()
 else:
     task = st.selectbox("Task", TASKS, index=TASKS.index(config.model.task))
     if task != config.model.task:

@@ -11,17 +11,35 @@ from pages.common import readiness, stepper
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading your model…")
-def classifier_for(run: str):
+def classifier_for(run: str, saved_at: float):
+    """The run's classifier; `saved_at` (the adapter's mtime) reloads it after a resume."""
     from core.evaluate import load_classifier
 
     return load_classifier(Path(run))
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading your model…")
-def generator_for(run: str):
+def generator_for(run: str, saved_at: float):
     from core.evaluate import load_generator
 
     return load_generator(Path(run))
+
+
+def adapter_time(run: str) -> float:
+    adapter = Path(run) / runs.ADAPTER_DIR
+    return adapter.stat().st_mtime if adapter.exists() else 0.0
+
+
+def try_model(make_answer) -> None:
+    """Run one "try it" answer; a model that cannot load gets a message, not a traceback."""
+    try:
+        make_answer()
+    except (OSError, ValueError, KeyError) as err:
+        st.error(
+            f"The trained model could not be loaded: {err}. If you moved the base model's "
+            "folder, put it back, or train again.",
+            icon=":material/error:",
+        )
 
 
 def classification_results(evaluation: dict, run_dir: str) -> None:
@@ -54,9 +72,14 @@ def classification_results(evaluation: dict, run_dir: str) -> None:
     if sentence.strip():
         from core.evaluate import predict
 
-        result = predict(classifier_for(run_dir), [sentence])[0]
-        st.markdown(f"Predicted label: **{result['label']}** ({result['probability']:.0%} sure)")
-        st.bar_chart(result["probabilities"], horizontal=True, height=160)
+        def answer():
+            result = predict(classifier_for(run_dir, adapter_time(run_dir)), [sentence])[0]
+            st.markdown(
+                f"Predicted label: **{result['label']}** ({result['probability']:.0%} sure)"
+            )
+            st.bar_chart(result["probabilities"], horizontal=True, height=160)
+
+        try_model(answer)
 
 
 def generation_results(evaluation: dict, run_dir: str) -> None:
@@ -76,8 +99,12 @@ def generation_results(evaluation: dict, run_dir: str) -> None:
     if prompt.strip():
         from core.evaluate import generate
 
-        with st.spinner("Writing…"):
-            st.markdown(f"**Answer:** {generate(generator_for(run_dir), prompt)}")
+        def answer():
+            with st.spinner("Writing…"):
+                model = generator_for(run_dir, adapter_time(run_dir))
+                st.markdown(f"**Answer:** {generate(model, prompt)}")
+
+        try_model(answer)
 
 
 stepper("Results")

@@ -1,13 +1,15 @@
 """Step 3 · Train: pick a preset (or every setting in Expert mode), start, watch it live, stop."""
 
+from dataclasses import fields
 from pathlib import Path
 
 import streamlit as st
 
 from core import jobs, runs
-from core.settings import PRESETS, apply_preset
+from core.settings import PRESETS, SECTIONS, ConfigError, apply_preset
 from pages.common import (
     get_config,
+    hardware,
     is_expert,
     next_button,
     readiness,
@@ -17,19 +19,28 @@ from pages.common import (
 )
 from pages.live_view import render_live, render_sample_batch
 
-EXPERT_SETTINGS = [
-    ("training", "learning_rate"),
-    ("training", "num_train_epochs"),
-    ("training", "per_device_train_batch_size"),
-    ("training", "max_length"),
-    ("lora", "r"),
-    ("lora", "alpha"),
-    ("lora", "dropout"),
-    ("lora", "target_modules"),
-]
+
+def expert_settings(section: str) -> list[str]:
+    """Every setting of a section except those with their own control or set by the studio."""
+    skip = {"fingerprint", "trust_remote_code"}
+    return [f.name for f in fields(SECTIONS[section]) if f.name not in skip]
+
+
+def launch_problems(config) -> list[str]:
+    """Reasons this config cannot be started from here (several nodes, an engine that cannot run)."""
+    from core.launch.local import effective_strategy
+
+    if config.parallel.nodes > 1:
+        return ["Several nodes: submit the Slurm script from the Expert settings page."]
+    strategy, why = effective_strategy(config, hardware())
+    return [f"Parallel settings: {why}"] if strategy == "none" else []
+
 
 config = get_config()
 run_dir = st.session_state.get("run_dir")
+if run_dir and not (Path(run_dir) / runs.CONFIG_FILE).exists():
+    st.info(f"The run {Path(run_dir).name} is no longer on disk; start a new one.")
+    run_dir = st.session_state["run_dir"] = None
 if not run_dir:  # a reload or a second tab: find the job that is still running
     found = jobs.active_run()
     run_dir = st.session_state["run_dir"] = str(found) if found else None
@@ -53,17 +64,16 @@ if preset != st.session_state["preset"]:
     st.session_state["preset"] = preset
     config = apply_preset(config, preset)
     set_config(config)
+    for key in [k for k in st.session_state if str(k).startswith(("training.", "lora."))]:
+        del st.session_state[key]  # the setting widgets show the preset's values, not old ones
 
 
-@st.cache_data(show_spinner=False)
 def device_count() -> tuple[int, str]:
     """How many processes make sense here: one per GPU, or up to the CPU cores (at most 4)."""
-    from core.hardware import detect_hardware
-
-    hardware = detect_hardware()
-    if hardware.gpus:
-        return len(hardware.gpus), "GPUs"
-    return max(1, min(4, hardware.cpu_cores)), "CPU processes"
+    found = hardware()
+    if found.gpus:
+        return len(found.gpus), "GPUs"
+    return max(1, min(4, found.cpu_cores)), "CPU processes"
 
 
 most, unit = device_count()
@@ -84,12 +94,15 @@ if most > 1:
 
 if is_expert():
     with st.expander("All training settings", expanded=True):
-        cols = st.columns(4)
         changes: dict[str, dict] = {"training": {}, "lora": {}}
-        for i, (section, name) in enumerate(EXPERT_SETTINGS):
-            current = getattr(getattr(config, section), name)
-            with cols[i % 4]:
-                changes[section][name] = setting_input(section, name, current)
+        for section in changes:
+            st.markdown(f"**{'LoRA' if section == 'lora' else 'Training'}**")
+            cols = st.columns(4)
+            for i, name in enumerate(expert_settings(section)):
+                with cols[i % 4]:
+                    changes[section][name] = setting_input(
+                        section, name, getattr(getattr(config, section), name)
+                    )
         try:
             config = config.replace(**changes)
             set_config(config)
@@ -99,6 +112,7 @@ if is_expert():
 blocked = [
     f"{step}: {why}" for step, (ok, why) in ready.items() if step in ("Model", "Data") and not ok
 ]
+blocked += launch_problems(config)
 for reason in blocked:
     st.warning(reason, icon=":material/block:")
 if st.button(
@@ -108,9 +122,13 @@ if st.button(
     icon=":material/play_arrow:",
     help="One job runs at a time; a queued run starts by itself when the device is free.",
 ):
-    run_dir = str(jobs.start_job(config.replace(name=f"{preset.lower()}")))
-    st.session_state["run_dir"] = run_dir
-    st.rerun()
+    try:
+        run_dir = str(jobs.start_job(config.replace(name=f"{preset.lower()}")))
+    except ConfigError as err:
+        st.error(str(err), icon=":material/error:")
+    else:
+        st.session_state["run_dir"] = run_dir
+        st.rerun()
 if active:
     st.caption("A run is in progress: a new run waits in the queue (see Jobs) until it ends.")
 

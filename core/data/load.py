@@ -10,17 +10,18 @@ Notes about guesses (encoding, delimiter, merged schemas) are kept in `table.att
 from __future__ import annotations
 
 import hashlib
-import re
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from core.data.formats import TABLE_SUFFIXES, WRAPPERS, DataError, parse_bytes, unwrap
+from core.models import HUB_ID
 
 __all__ = ["DataError", "SUPPORTED", "load_table", "load_source", "load_splits", "store_upload"]
 
 SUPPORTED = TABLE_SUFFIXES + WRAPPERS
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def load_table(path: str | Path) -> pd.DataFrame:
@@ -137,6 +138,9 @@ def store_upload(data: bytes, filename: str, root: Path) -> Path:
     folder = Path(root) / "uploads" / digest
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / Path(filename).name
-    if not target.exists():
-        target.write_bytes(data)
+    if not target.exists():  # write beside, then rename: a half-written file never has the name
+        handle, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
     return target

@@ -111,3 +111,28 @@ def test_recommend_for_me_lists_models_and_uses_one():
     assert use and "budget" in texts(at)
     use[-1].click().run()
     assert at.session_state["config"].model.task == "classification"
+
+
+def test_folder_without_a_model_is_explained_and_the_choice_is_kept(tmp_path):
+    at = open_page()
+    radio(at, "Where is the model?").set_value("A folder on this computer").run()
+    assert radio(at, "Where is the model?").value == "A folder on this computer"
+    at.text_input(key="model_folder").set_value(str(tmp_path)).run()
+    assert not at.exception
+    assert radio(at, "Where is the model?").value == "A folder on this computer"
+    assert at.text_input(key="model_folder").value == str(tmp_path)
+    assert "holds no model" in " ".join(e.value for e in at.error)
+    assert next(b for b in at.button if b.label == "Next: your data").disabled
+
+
+def test_choice_survives_moving_between_pages(data_root, tiny_bert):
+    from tests.app.conftest import ROOT, go
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    go(at, "pages/model.py")
+    radio(at, "Where is the model?").set_value("A folder on this computer").run()
+    at.text_input(key="model_folder").set_value(str(tiny_bert)).run()
+    go(at, "pages/data.py")
+    go(at, "pages/model.py")
+    assert at.text_input(key="model_folder").value == str(tiny_bert)
+    assert at.session_state["config"].model.name_or_path == str(tiny_bert)

@@ -86,3 +86,22 @@ def test_a_second_session_reattaches_to_the_running_job(app, data_root):
     assert app.session_state["run_dir"] == str(run_dir)
     assert "One job runs at a time" in button(app, "Queue this run").help
     assert any("Running · step 3 of 10" in str(p.text) for p in app.get("progress"))
+
+
+def test_a_preset_changes_the_expert_widgets_too(app):
+    app.session_state["mode"] = "Expert"
+    go(app, "pages/train.py")
+    app.radio[0].set_value("Thorough").run()
+    rank = [w for w in app.number_input if w.label == "LoRA rank"][0]
+    assert rank.value == 32 and app.session_state["config"].lora.r == 32
+    assert app.session_state["config"].training.learning_rate == 1e-3
+
+
+def test_a_strategy_that_cannot_run_here_blocks_start(app, reviews_csv):
+    app.session_state["config"] = app.session_state["config"].replace(
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"},
+        parallel={"processes_per_node": 2, "strategy": "deepspeed"},
+    )
+    go(app, "pages/train.py")
+    assert button(app, "Start training").disabled
+    assert "Parallel settings" in texts(app.warning)

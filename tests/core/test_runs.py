@@ -18,7 +18,8 @@ def test_status_updates_merge_and_leave_no_temp_files(tmp_path):
     runs.write_status(tmp_path, step=2)
     assert runs.read_status(tmp_path)["state"] == "running"
     assert runs.read_status(tmp_path)["step"] == 2
-    assert [p.name for p in tmp_path.iterdir()] == [runs.STATUS_FILE]
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == [runs.STATUS_FILE]
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_metrics_reader_skips_a_half_written_line(tmp_path):
@@ -51,3 +52,13 @@ def test_runs_on_the_same_data_record_the_same_fingerprint(tmp_path):
     data.write_text("text,label\na good one,pos\na bad one,pos\n")
     changed = with_fingerprint(RunConfig().replace(data={"path": str(data)}))
     assert changed.data.fingerprint != first.data.fingerprint
+
+
+def test_a_stale_fingerprint_in_the_config_is_replaced(tmp_path):
+    from core.jobs import with_fingerprint
+
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\na good one,pos\na bad one,neg\n")
+    fresh = with_fingerprint(RunConfig().replace(data={"path": str(data)}))
+    stale = with_fingerprint(RunConfig().replace(data={"path": str(data), "fingerprint": "0" * 16}))
+    assert stale.data.fingerprint == fresh.data.fingerprint != "0" * 16

@@ -106,14 +106,11 @@ def _settle(page) -> None:
 
 
 def _shot(page, name: str) -> None:
-    """Screenshot once tables and charts have drawn (they render after the script finishes)."""
+    """Screenshot once tables and charts have drawn (they render after the script finishes;
+    tables below the fold draw only when scrolled to, so no element can be awaited for them)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=\"stDataFrame\"]')]"
-        ".every(frame => frame.querySelector('canvas'))",
-        timeout=30_000,
-    )
-    page.wait_for_timeout(1_500)
+    page.mouse.move(0, 0)  # no hover tooltip over the picture
+    page.wait_for_timeout(2_000)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
