@@ -8,7 +8,7 @@ import streamlit as st
 from core.data.clean import Recipe, Step, apply_step, preview_step
 from core.data.detect import check_labels, suggest_columns, suggest_mapping
 from core.data.lineage import data_fingerprint, read_version, save_version
-from core.data.load import SUPPORTED, DataError, load_table, store_upload
+from core.data.load import SUPPORTED, DataError, load_table, source_path, store_upload
 from core.runs import data_root
 from pages.common import get_config, next_button, set_config, stepper
 
@@ -167,6 +167,22 @@ if uploaded is not None and uploaded.file_id != st.session_state.get("data-uploa
         data={"path": str(stored), "text_column": "", "label_column": "", "fingerprint": ""}
     )
     set_config(config)
+with upload_col.expander("Bigger than the upload limit? A path on this computer or a Hub dataset"):
+    source = st.text_input(
+        "Path or Hub id",
+        placeholder="/data/reviews.parquet, a save_to_disk folder, or owner/dataset",
+    )
+    if st.button("Use this data", disabled=not source.strip()):
+        try:
+            with st.spinner("Reading…"):
+                found = source_path(source, data_root())
+        except DataError as err:
+            st.error(str(err), icon=":material/error:")
+        else:
+            config = config.replace(
+                data={"path": str(found), "text_column": "", "label_column": "", "fingerprint": ""}
+            )
+            set_config(config)
 sample_col.write("")
 if sample_col.button("Use the sample data", icon=":material/dataset:"):
     config = config.replace(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -127,6 +128,25 @@ def load_source(source: str, split: str = "train") -> pd.DataFrame:
     return _finish(
         loaded.to_pandas(), source, [f"Loaded the {split!r} split of {source} from the Hub."]
     )
+
+
+def source_path(source: str, root: Path) -> Path:
+    """A path the studio can train from, for a local file/folder or a Hub dataset id.
+
+    A local path is used where it is (no copy: it may be larger than the upload limit). A Hub
+    dataset is downloaded once and kept as Parquet under `root`/hub/.
+
+    Raises:
+        DataError: as load_source (missing path, offline, unreadable).
+    """
+    local = Path(source.strip()).expanduser()
+    table = load_source(source)
+    if local.exists():
+        return local.resolve()
+    target = Path(root) / "hub" / (re.sub(r"[^\w.-]+", "__", source.strip()) + ".parquet")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(target)
+    return target
 
 
 def store_upload(data: bytes, filename: str, root: Path) -> Path:

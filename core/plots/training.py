@@ -100,7 +100,9 @@ def signals_figure(metrics: list[dict]) -> go.Figure:
     for col, (key, title) in enumerate(present, start=1):
         points = [(m["step"], m[key]) for m in metrics if key in m and "loss" in m]
         fig.add_trace(
-            go.Scatter(x=[s for s, _ in points], y=[v for _, v in points], mode="lines", name=title),
+            go.Scatter(
+                x=[s for s, _ in points], y=[v for _, v in points], mode="lines", name=title
+            ),
             row=1,
             col=col,
         )

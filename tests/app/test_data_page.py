@@ -153,3 +153,19 @@ def test_upload_of_a_tsv_file_is_stored_and_read(tmp_path):
     assert not at.exception
     assert Path(at.session_state["config"].data.path).name == "data.tsv"
     assert any("20 rows, 2 columns" in s.value for s in at.success)
+
+
+def test_a_local_path_or_an_offline_hub_id(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    big = tmp_path / "big.csv"
+    big.write_text("text,label\n" + "".join(f"row {i} is fine,{'ab'[i % 2]}\n" for i in range(30)))
+    go(app, "pages/data.py")
+    path_box = next(t for t in app.text_input if t.label == "Path or Hub id")
+    path_box.set_value("someone/some-dataset").run()
+    button(app, "Use this data").click().run()
+    assert "offline" in texts(app.error)
+    path_box = next(t for t in app.text_input if t.label == "Path or Hub id")
+    path_box.set_value(str(big)).run()
+    button(app, "Use this data").click().run()
+    assert app.session_state["config"].data.path == str(big.resolve())
+    assert "30 rows" in texts(app.success)
