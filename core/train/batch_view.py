@@ -49,8 +49,14 @@ def render_examples(tokenizer, dataset, task: str, labels: list[str], count: int
                 {
                     "n_tokens": len(ids) + len(target),
                     "segments": [
-                        {"text": tokenizer.decode(ids, skip_special_tokens=False), "trained": False},
-                        {"text": tokenizer.decode(target, skip_special_tokens=False), "trained": True},
+                        {
+                            "text": tokenizer.decode(ids, skip_special_tokens=False),
+                            "trained": False,
+                        },
+                        {
+                            "text": tokenizer.decode(target, skip_special_tokens=False),
+                            "trained": True,
+                        },
                     ],
                 }
             )

@@ -38,7 +38,11 @@ def tokenizer_digest(tokenizer) -> str:
     """sha256 of what decides a tokenizer's output: vocabulary/merges, specials, chat template."""
     digest = hashlib.sha256()
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    vocab = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    vocab = (
+        backend.to_str()
+        if backend is not None
+        else json.dumps(sorted(tokenizer.get_vocab().items()))
+    )
     digest.update(vocab.encode())
     digest.update(str(getattr(tokenizer, "chat_template", "")).encode())
     digest.update(json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str).encode())

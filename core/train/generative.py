@@ -120,7 +120,9 @@ def encode_example(tokenizer, example: dict, max_length: int, train_on_prompt: b
     enc = tokenizer(
         example["source"], text_target=example["target"], truncation=True, max_length=max_length
     )
-    return [{"input_ids": enc["input_ids"], "labels": enc["labels"], "length": len(enc["input_ids"])}]
+    return [
+        {"input_ids": enc["input_ids"], "labels": enc["labels"], "length": len(enc["input_ids"])}
+    ]
 
 
 def tokenize_examples(tokenizer, examples: list[dict], max_length: int, train_on_prompt: bool):
@@ -158,6 +160,10 @@ def load_model(config: RunConfig, model_path: str):
     model = auto.from_pretrained(model_path, **quantization)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
+    # With a KV cache the model ignores packed position ids and lets packed examples attend to
+    # each other (transformers only builds the per-example mask when there is no cache); a
+    # training step never needs the cache anyway. Generation turns it back on by itself.
+    model.config.use_cache = False
     model = attach_adapter(model, config, "SEQ_2_SEQ_LM" if seq2seq else "CAUSAL_LM")
     return model, tokenizer
 

@@ -83,7 +83,9 @@ def out_of_memory_advice(config: RunConfig | None) -> str:
         changes.append("train a LoRA adapter instead of every weight")
     elif config.lora.quantization == "none":
         changes.append("on a CUDA GPU, load the model in 4 bits (QLoRA)")
-    return "Training ran out of memory. To fit: " + "; ".join(changes) + "; or pick a smaller model."
+    return (
+        "Training ran out of memory. To fit: " + "; ".join(changes) + "; or pick a smaller model."
+    )
 
 
 def _train(config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, resume) -> dict:
@@ -169,7 +171,9 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
         fp16=precision == "fp16",
         gradient_checkpointing=t.gradient_checkpointing,
         # Non-reentrant checkpointing needs no input gradients, so it works with frozen LoRA bases.
-        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
+        gradient_checkpointing_kwargs={"use_reentrant": False}
+        if t.gradient_checkpointing
+        else None,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         eval_strategy="steps",
         eval_steps=eval_steps,

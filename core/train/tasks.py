@@ -1,8 +1,8 @@
 """One entry per task: load the data, the model and the tokens; write the final evaluation.
 
-    prepared = prepare_task(config, model_path)      # model, tokenizer, token datasets, collator
-    ... train prepared.model on prepared.datasets["train"] ...
-    write_task_eval(prepared, trainer.model, run_dir)
+prepared = prepare_task(config, model_path)      # model, tokenizer, token datasets, collator
+... train prepared.model on prepared.datasets["train"] ...
+write_task_eval(prepared, trainer.model, run_dir)
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ def generate_samples(model, tokenizer, examples: list[dict], task: str) -> list[
                 **enc,
                 max_new_tokens=MAX_NEW_TOKENS,
                 do_sample=False,
+                use_cache=True,
                 pad_token_id=tokenizer.pad_token_id,
             )
         new = out[0] if task == "seq2seq" else out[0, enc["input_ids"].shape[1] :]
