@@ -56,8 +56,13 @@ class StudioCallback(TrainerCallback):
 
     STATUS_EVERY_S = 1.0
 
-    def __init__(self, run_dir: Path, stop: StopRequest, is_main: bool):
+    def __init__(
+        self, run_dir: Path, stop: StopRequest, is_main: bool, process_started: float | None = None
+    ):
         self.run_dir = Path(run_dir)
+        # first_step_s in status.json counts from here: the process start when known (the time a
+        # user waits after Start), else the start of training.
+        self.process_started = process_started
         self.stop = stop
         self.is_main = is_main
         self.started = time.time()
@@ -94,7 +99,7 @@ class StudioCallback(TrainerCallback):
         now = time.time()
         if self.first_step_at is None:
             self.first_step_at = now
-            self._status(first_step_s=round(now - self.started, 2))
+            self._status(first_step_s=round(now - (self.process_started or self.started), 2))
         if self.stop.requested:
             control.should_training_stop = True
             control.should_save = True  # a checkpoint to resume from, as of this step

@@ -31,13 +31,12 @@ def run_training(config_path: str | Path, resume: str | None = None) -> int:
         if is_main:
             runs.write_status(run_dir, **fields)
 
-    status(
-        state="starting", message="Loading the model and data", pid=os.getpid(), started=time.time()
-    )
+    started = process_start_time()
+    status(state="starting", message="Loading the model and data", pid=os.getpid(), started=started)
     config = None  # known once the file is read; the out-of-memory advice quotes its numbers
     try:
         config = RunConfig.load(config_path)
-        outcome = _train(config, run_dir, stop, is_main, resume)
+        outcome = _train(config, run_dir, stop, is_main, resume, started)
         status(**outcome)
         return 0 if outcome["state"] != "failed" else 1
     except EXPECTED_ERRORS as err:
@@ -50,6 +49,18 @@ def run_training(config_path: str | Path, resume: str | None = None) -> int:
         return 1
     finally:
         _close_process_group()
+
+
+def process_start_time() -> float:
+    """When this process began (epoch seconds), imports included; now where /proc is missing."""
+    try:
+        with open("/proc/self/stat") as stat:
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime") as uptime:
+            booted = time.time() - float(uptime.read().split()[0])
+        return booted + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.time()
 
 
 def explain_failure(err: BaseException, config: RunConfig | None = None) -> str:
@@ -88,7 +99,9 @@ def out_of_memory_advice(config: RunConfig | None) -> str:
     )
 
 
-def _train(config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, resume) -> dict:
+def _train(
+    config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, resume, started: float
+) -> dict:
     from transformers import PrinterCallback, Trainer, set_seed
 
     from core.train import speed
@@ -100,7 +113,7 @@ def _train(config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, r
     set_seed(config.training.seed)  # before the classifier head and LoRA weights are drawn
     prepared = prepare_task(config, model_path)
     args = build_training_args(config, run_dir, n_train=prepared.n_train)
-    callback = StudioCallback(run_dir, stop, is_main)
+    callback = StudioCallback(run_dir, stop, is_main, process_started=started)
     trainer = Trainer(
         model=prepared.model,
         args=args,
