@@ -80,6 +80,8 @@ class StudioCallback(TrainerCallback):
             self.status_written = time.time()
 
     def on_train_begin(self, args, state, control, **kwargs):
+        # Every rank says it is here, so a distributed run shows that all of them trained.
+        print(f"rank {args.process_index} of {args.world_size} starts training", flush=True)
         self.started = time.time()
         self.tokens_at_log = getattr(state, "num_input_tokens_seen", 0) or 0
         self._status(
