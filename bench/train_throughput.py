@@ -336,18 +336,23 @@ def run_setup(
     return results
 
 
+LABELS = {
+    "a": "(a) standard",
+    "b": "(b) app",
+    "b_default_threads": "(b) default threads",
+    "b_packed": "(b) packing on",
+}
+
+
 def summarise(name: str, results: dict) -> list[str]:
+    """A markdown table: the median of each metric per path, and each path's ratio to (a)."""
+
     def med(key, path):
         return statistics.median(r[key] for r in results[path])
 
-    ratios = [
-        b["real_tokens_per_s"] / a["real_tokens_per_s"]
-        for a, b in zip(results["a"], results["b"], strict=True)
-    ]
-    rows = [
-        f"| {name} | metric | (a) standard | (b) app | (b)/(a) | (b) with default threads | ratio |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    paths = [p for p in LABELS if p in results]
+    header = " | ".join(f"{LABELS[p]} | ÷ (a)" if p != "a" else LABELS[p] for p in paths)
+    rows = [f"| {name} | metric | {header} |", "|---|---|" + "---|" * (2 * len(paths) - 1)]
     for key, fmt in (
         ("real_tokens_per_s", "{:.0f}"),
         ("step_time_s", "{:.3f}"),
@@ -357,11 +362,17 @@ def summarise(name: str, results: dict) -> list[str]:
         ("eval_loss", "{:.4f}"),
         ("mfu", "{:.1%}"),
     ):
-        a, b = med(key, "a"), med(key, "b")
-        rows.append(
-            f"| | {key} | {fmt.format(a)} | {fmt.format(b)} | {b / a if a else float('nan'):.2f} |"
-        )
-    rows.append(f"| | tokens/s ratio per round | | | {', '.join(f'{r:.2f}' for r in ratios)} |")
+        base = med(key, "a")
+        cells = [fmt.format(base)]
+        for path in paths[1:]:
+            value = med(key, path)
+            cells += [fmt.format(value), f"{value / base:.2f}" if base else "n/a"]
+        rows.append(f"| | {key} | {' | '.join(cells)} |")
+    ratios = [
+        b["real_tokens_per_s"] / a["real_tokens_per_s"]
+        for a, b in zip(results["a"], results["b"], strict=True)
+    ]
+    rows.append(f"| | (b)/(a) tokens/s per round: {', '.join(f'{r:.2f}' for r in ratios)} |")
     return rows
 
 
