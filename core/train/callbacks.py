@@ -6,6 +6,7 @@ Only the main process (rank 0) writes; every process honours a stop request.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 from pathlib import Path
@@ -30,25 +31,59 @@ class StopRequest:
         self.requested = True
 
 
-class StudioCallback(TrainerCallback):
-    """Append metrics to metrics.jsonl, keep status.json current, stop on request or on NaN."""
+def memory_in_use_mb() -> float:
+    """Peak GPU memory allocated by torch, or this process's resident memory on a CPU (MB)."""
+    import torch
 
-    def __init__(self, run_dir: Path, stop: StopRequest, is_main: bool):
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class StudioCallback(TrainerCallback):
+    """Append metrics to metrics.jsonl, keep status.json current, stop on request or on NaN.
+
+    Each logged record holds the Trainer's loss, learning_rate and grad_norm plus, over the steps
+    since the previous record, step_time_s and tokens_per_s (real, non-pad tokens), and memory_mb.
+    status.json is rewritten at most every STATUS_EVERY_S seconds, so logging costs no step time.
+    """
+
+    STATUS_EVERY_S = 1.0
+
+    def __init__(
+        self, run_dir: Path, stop: StopRequest, is_main: bool, process_started: float | None = None
+    ):
         self.run_dir = Path(run_dir)
+        # first_step_s in status.json counts from here: the process start when known (the time a
+        # user waits after Start), else the start of training.
+        self.process_started = process_started
         self.stop = stop
         self.is_main = is_main
         self.started = time.time()
         self.first_step_at: float | None = None
         self.failure: str | None = None
+        self.status_written = 0.0
+        self.step_started = 0.0
+        self.train_seconds = 0.0  # step time since the last log, evaluation excluded
+        self.steps_since_log = 0
+        self.tokens_at_log = 0
 
     def _status(self, **fields):
         if self.is_main:
             runs.write_status(self.run_dir, **fields)
+            self.status_written = time.time()
 
     def on_train_begin(self, args, state, control, **kwargs):
         # Every rank says it is here, so a distributed run shows that all of them trained.
         print(f"rank {args.process_index} of {args.world_size} starts training", flush=True)
         self.started = time.time()
+        self.tokens_at_log = getattr(state, "num_input_tokens_seen", 0) or 0
         self._status(
             state="running",
             step=state.global_step,
@@ -57,22 +92,31 @@ class StudioCallback(TrainerCallback):
             train_started=self.started,
         )
 
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.step_started = time.perf_counter()
+
     def on_step_end(self, args, state, control, **kwargs):
+        self.train_seconds += time.perf_counter() - self.step_started
+        self.steps_since_log += 1
         now = time.time()
         if self.first_step_at is None:
             self.first_step_at = now
+            self._status(first_step_s=round(now - (self.process_started or self.started), 2))
         if self.stop.requested:
             control.should_training_stop = True
+            control.should_save = True  # a checkpoint to resume from, as of this step
             self._status(state="stopping", message="Stopping: saving the adapter as of this step")
             return control
-        done = state.global_step / max(1, state.max_steps)
-        eta = (now - self.started) / done * (1 - done) if done > 0 else None
-        self._status(
-            step=state.global_step,
-            total_steps=state.max_steps,
-            eta_s=eta,
-            elapsed_s=now - self.started,
-        )
+        last = state.global_step >= state.max_steps
+        if now - self.status_written >= self.STATUS_EVERY_S or last:
+            done = state.global_step / max(1, state.max_steps)
+            eta = (now - self.started) / done * (1 - done) if done > 0 else None
+            self._status(
+                step=state.global_step,
+                total_steps=state.max_steps,
+                eta_s=eta,
+                elapsed_s=now - self.started,
+            )
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -81,22 +125,33 @@ class StudioCallback(TrainerCallback):
         if loss is not None and not math.isfinite(loss):
             self.failure = (
                 f"The loss became {loss} at step {state.global_step}: training diverged. "
-                "Lower the learning rate (e.g. by 10×) and start again."
+                "Lower the learning rate (e.g. by 10×) and start again; the checkpoints saved "
+                "before it are kept."
             )
             control.should_training_stop = True
-        elapsed = time.time() - self.started
         record = {
             "step": state.global_step,
             "epoch": round(state.epoch or 0, 4),
-            "time_s": round(elapsed, 2),
+            "time_s": round(time.time() - self.started, 2),
             **logs,
         }
-        tokens = getattr(state, "num_input_tokens_seen", 0)
-        if tokens:
-            record["tokens_seen"] = int(tokens)
-            record["tokens_per_s"] = round(tokens / max(elapsed, 1e-6), 1)
+        if "loss" in logs:
+            record.update(self._interval_speed(state))
         if self.is_main:
             runs.append_metrics(self.run_dir, record)
             shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in record.items()}
             print(f"[step {state.global_step}/{state.max_steps}] {shown}", flush=True)
         return control
+
+    def _interval_speed(self, state) -> dict:
+        """Step time, tokens/s and memory over the steps since the previous training log."""
+        speed = {"memory_mb": round(memory_in_use_mb(), 1)}
+        if self.steps_since_log:
+            speed["step_time_s"] = round(self.train_seconds / self.steps_since_log, 4)
+        tokens = getattr(state, "num_input_tokens_seen", 0) or 0
+        if tokens:
+            speed["tokens_seen"] = int(tokens)
+            if self.train_seconds > 0:
+                speed["tokens_per_s"] = round((tokens - self.tokens_at_log) / self.train_seconds, 1)
+        self.tokens_at_log, self.train_seconds, self.steps_since_log = tokens, 0.0, 0
+        return speed

@@ -78,9 +78,11 @@ def tokenize_frames(tokenizer, frames: dict[str, pd.DataFrame], labels: list[str
 
 def load_model(config: RunConfig, model_path: str, labels: list[str]):
     """The base classifier with a LoRA adapter (or all weights trainable for method 'full')."""
-    from peft import LoraConfig, TaskType, get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from core.train.adapters import attach_adapter, quantization_arguments
+
+    quantization = quantization_arguments(config)  # fails early, before loading weights
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if tokenizer.pad_token is None:  # decoder models: pad with EOS, attention mask hides it
         tokenizer.pad_token = tokenizer.eos_token
@@ -89,33 +91,13 @@ def load_model(config: RunConfig, model_path: str, labels: list[str]):
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},
+        **quantization,
     )
     model.config.pad_token_id = tokenizer.pad_token_id
     # transformers 5 scales the loss wrongly for models whose forward takes **kwargs under DDP or
     # gradient accumulation (the BERT classifier logged 1.36 instead of 0.69): see ENGINES.md.
     model.accepts_loss_kwargs = False
-    if config.lora.method == "full":
-        return model, tokenizer
-    lora = config.lora
-    peft_config = LoraConfig(
-        task_type=TaskType.SEQ_CLS,
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=_target_modules(lora.target_modules),
-        modules_to_save=lora.modules_to_save or None,
-        use_rslora=lora.use_rslora,
-        use_dora=lora.use_dora,
-    )
-    return get_peft_model(model, peft_config), tokenizer
-
-
-def _target_modules(names: list[str]):
-    if not names:
-        return None  # peft's per-architecture defaults (query/value for BERT, q/v_proj for Llama)
-    if names == ["all-linear"]:
-        return "all-linear"
-    return list(names)
+    return attach_adapter(model, config, "SEQ_CLS"), tokenizer
 
 
 def classification_metrics(logits: np.ndarray, label_ids: np.ndarray, n_labels: int) -> dict:

@@ -31,12 +31,12 @@ def run_training(config_path: str | Path, resume: str | None = None) -> int:
         if is_main:
             runs.write_status(run_dir, **fields)
 
-    status(
-        state="starting", message="Loading the model and data", pid=os.getpid(), started=time.time()
-    )
+    started = process_start_time()
+    status(state="starting", message="Loading the model and data", pid=os.getpid(), started=started)
+    config = None  # known once the file is read; the out-of-memory advice quotes its numbers
     try:
         config = RunConfig.load(config_path)
-        outcome = _train(config, run_dir, stop, is_main, resume)
+        outcome = _train(config, run_dir, stop, is_main, resume, started)
         status(**outcome)
         return 0 if outcome["state"] != "failed" else 1
     except EXPECTED_ERRORS as err:
@@ -45,70 +45,96 @@ def run_training(config_path: str | Path, resume: str | None = None) -> int:
         return 1
     except Exception as err:  # noqa: BLE001 - the log keeps the traceback, the page the reason
         traceback.print_exc()
-        status(state="failed", message=explain_failure(err))
+        status(state="failed", message=explain_failure(err, config))
         return 1
     finally:
         _close_process_group()
 
 
-def explain_failure(err: BaseException) -> str:
-    """A plain-words reason for an unexpected crash."""
+def process_start_time() -> float:
+    """When this process began (epoch seconds), imports included; now where /proc is missing."""
+    try:
+        with open("/proc/self/stat") as stat:
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime") as uptime:
+            booted = time.time() - float(uptime.read().split()[0])
+        return booted + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.time()
+
+
+def explain_failure(err: BaseException, config: RunConfig | None = None) -> str:
+    """A plain-words reason for an unexpected crash; for running out of memory, concrete changes."""
     text = str(err)
     if isinstance(err, MemoryError) or "out of memory" in text.lower():
+        return out_of_memory_advice(config)
+    return f"Training stopped with an error: {type(err).__name__}: {text[:300]}. The log has the details."
+
+
+def out_of_memory_advice(config: RunConfig | None) -> str:
+    """What to change so that the run fits, with numbers from the config when it is known."""
+    if config is None:
         return (
             "Training ran out of memory. Lower the batch size or the max length, turn on "
             "gradient checkpointing, or pick a smaller model."
         )
-    return f"Training stopped with an error: {type(err).__name__}: {text[:300]}. The log has the details."
-
-
-def _train(config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, resume) -> dict:
-    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, set_seed
-
-    from core.train import classification
-
-    if config.model.task != "classification":
-        raise ConfigError(
-            f"The task '{config.model.task}' is not available in this version; use classification."
+    t = config.training
+    changes = []
+    if t.per_device_train_batch_size > 1:
+        half = max(1, t.per_device_train_batch_size // 2)
+        changes.append(
+            f"halve the batch size to {half} and set gradient accumulation to "
+            f"{t.gradient_accumulation_steps * 2} (same effective batch)"
         )
-    model_path = resolve_model_path(config.model.name_or_path)
-    train_frame, val_frame, labels = classification.prepare_frames(config)
-    set_seed(config.training.seed)  # before the classifier head and LoRA weights are drawn
-    model, tokenizer = classification.load_model(config, model_path, labels)
-    datasets = classification.tokenize_frames(
-        tokenizer,
-        {"train": train_frame, "validation": val_frame},
-        labels,
-        config.training.max_length,
+    if t.max_length > 64:
+        changes.append(f"lower the max length from {t.max_length} to {t.max_length // 2}")
+    if not t.gradient_checkpointing:
+        changes.append("turn on gradient checkpointing (about 30% slower, far less memory)")
+    if config.lora.method == "full":
+        changes.append("train a LoRA adapter instead of every weight")
+    elif config.lora.quantization == "none":
+        changes.append("on a CUDA GPU, load the model in 4 bits (QLoRA)")
+    return (
+        "Training ran out of memory. To fit: " + "; ".join(changes) + "; or pick a smaller model."
     )
-    args = build_training_args(config, run_dir, n_train=len(train_frame))
-    callback = StudioCallback(run_dir, stop, is_main)
+
+
+def _train(
+    config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, resume, started: float
+) -> dict:
+    from transformers import PrinterCallback, Trainer, set_seed
+
+    from core.train import speed
+    from core.train.batch_view import write_sample_batch
+    from core.train.tasks import prepare_task, write_task_eval
+
+    threads = speed.set_cpu_threads()
+    model_path = resolve_model_path(config.model.name_or_path)
+    set_seed(config.training.seed)  # before the classifier head and LoRA weights are drawn
+    prepared = prepare_task(config, model_path)
+    args = build_training_args(config, run_dir, n_train=prepared.n_train)
+    callback = StudioCallback(run_dir, stop, is_main, process_started=started)
     trainer = Trainer(
-        model=model,
+        model=prepared.model,
         args=args,
-        train_dataset=datasets["train"],
-        eval_dataset=datasets["validation"],
-        data_collator=DataCollatorWithPadding(tokenizer),
-        processing_class=tokenizer,
-        compute_metrics=classification.compute_eval_metrics,
+        train_dataset=prepared.datasets["train"],
+        eval_dataset=prepared.datasets["validation"],
+        data_collator=prepared.collator,
+        processing_class=prepared.tokenizer,
+        compute_metrics=prepared.compute_metrics,
         callbacks=[callback] + _early_stopping(config),
     )
     trainer.remove_callback(PrinterCallback)  # our callback prints one line per log instead
     if is_main:
-        _describe_start(run_dir, model, len(train_frame), len(val_frame), labels)
+        features = speed.speed_features(config, prepared.packing, threads, prepared.cache_hit, args)
+        _describe_start(run_dir, prepared, features)
+        write_sample_batch(run_dir, prepared)
     trainer.train(resume_from_checkpoint=_resume_point(run_dir, resume))
     if callback.failure:
         return {"state": "failed", "message": callback.failure}
     if is_main:
-        save_adapter(trainer, tokenizer, run_dir, config, labels)
-        write_final_eval(
-            trainer.model,
-            datasets["validation"],
-            val_frame,
-            labels,
-            run_dir,
-            DataCollatorWithPadding(tokenizer),
-        )
+        save_adapter(trainer, prepared.tokenizer, run_dir, config, prepared.labels)
+        write_task_eval(prepared, trainer.model, run_dir)
     stopped = stop.requested
     return {
         "state": "stopped" if stopped else "completed",
@@ -157,6 +183,10 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         gradient_checkpointing=t.gradient_checkpointing,
+        # Non-reentrant checkpointing needs no input gradients, so it works with frozen LoRA bases.
+        gradient_checkpointing_kwargs={"use_reentrant": False}
+        if t.gradient_checkpointing
+        else None,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         eval_strategy="steps",
         eval_steps=eval_steps,
@@ -204,22 +234,28 @@ def _resume_point(run_dir: Path, resume: str | None):
     return str(checkpoints[-1])
 
 
-def _describe_start(run_dir: Path, model, n_train: int, n_val: int, labels: list[str]) -> None:
+def _describe_start(run_dir: Path, prepared, features: list[str]) -> None:
+    model = prepared.model
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
+    n_val = len(prepared.validation)
     runs.write_status(
         run_dir,
+        task=prepared.task,
         trainable_params=trainable,
         total_params=total,
-        n_train=n_train,
+        n_train=prepared.n_train,
         n_val=n_val,
-        labels=labels,
+        labels=prepared.labels,
+        speed_features=features,
     )
+    labels = f", labels {prepared.labels}" if prepared.labels else ""
     print(
-        f"Training {trainable:,} of {total:,} parameters on {n_train} rows "
-        f"({n_val} for validation), labels {labels}",
+        f"Training {trainable:,} of {total:,} parameters ({prepared.task}) on "
+        f"{prepared.n_train} rows ({n_val} for validation){labels}",
         flush=True,
     )
+    print("Speed features: " + "; ".join(features), flush=True)
 
 
 def save_adapter(trainer, tokenizer, run_dir: Path, config: RunConfig, labels: list[str]) -> Path:
@@ -233,6 +269,7 @@ def save_adapter(trainer, tokenizer, run_dir: Path, config: RunConfig, labels: l
                 "labels": labels,
                 "base_model": config.model.name_or_path,
                 "method": config.lora.method,
+                "task": config.model.task,
             }
         )
     )

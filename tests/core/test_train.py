@@ -116,6 +116,8 @@ def test_stop_saves_the_adapter_as_of_the_current_step(reviews_csv, tmp_path):
     assert "adapter was saved as of step" in status["message"]
     assert status["step"] < status["total_steps"]
     assert (run_dir / runs.ADAPTER_DIR / "adapter_model.safetensors").exists()
+    saved = list((run_dir / runs.CHECKPOINT_DIR).glob("checkpoint-*"))
+    assert saved, "a stopped run keeps a checkpoint to resume from"
     assert not jobs.stop_job(run_dir)  # nothing left to stop
 
 

@@ -1,0 +1,84 @@
+"""The trainable part of a model: a LoRA / rsLoRA / DoRA adapter, QLoRA loading, or every weight."""
+
+from __future__ import annotations
+
+from core.settings import ConfigError, RunConfig
+
+
+def quantization_arguments(config: RunConfig) -> dict:
+    """`from_pretrained` keywords that load the frozen base in 4 or 8 bits (QLoRA), or {}.
+
+    Raises:
+        ConfigError: quantization is asked for without a CUDA GPU or without bitsandbytes, or
+            together with full fine-tuning.
+    """
+    bits = config.lora.quantization
+    if bits == "none":
+        return {}
+    import torch
+
+    if config.lora.method == "full":
+        raise ConfigError(
+            f"quantization '{bits}' freezes the base weights, so it cannot be combined with full "
+            "fine-tuning. Set the method to lora, or quantization to none."
+        )
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"quantization '{bits}' (QLoRA) needs a CUDA GPU and this machine has none: "
+            "bitsandbytes' 4/8-bit kernels run only on GPUs. Set quantization to none (LoRA on "
+            "the full-precision model)."
+        )
+    try:
+        import bitsandbytes  # noqa: F401 - only checks that the kernels are installed
+    except ImportError as err:
+        raise ConfigError(
+            f"quantization '{bits}' needs the bitsandbytes package, which is not installed. "
+            "Run `pip install bitsandbytes`, or set quantization to none."
+        ) from err
+    from transformers import BitsAndBytesConfig
+
+    if bits == "4bit":
+        quant = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+    else:
+        quant = BitsAndBytesConfig(load_in_8bit=True)
+    return {"quantization_config": quant}
+
+
+def target_modules(names: list[str]):
+    """What peft's `target_modules` should be: None (peft's per-architecture default), 'all-linear'
+    or the listed layer names."""
+    if not names:
+        return None
+    if list(names) == ["all-linear"]:
+        return "all-linear"
+    return list(names)
+
+
+def attach_adapter(model, config: RunConfig, task_type: str):
+    """Wrap `model` in a peft LoRA adapter (rsLoRA / DoRA as configured), or return it unchanged
+    for method 'full'. `task_type` is a peft TaskType name: SEQ_CLS, CAUSAL_LM or SEQ_2_SEQ_LM."""
+    if config.lora.method == "full":
+        return model
+    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    lora = config.lora
+    if lora.quantization != "none":
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=config.training.gradient_checkpointing
+        )
+    peft_config = LoraConfig(
+        task_type=getattr(TaskType, task_type),
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=target_modules(lora.target_modules),
+        modules_to_save=lora.modules_to_save or None,
+        use_rslora=lora.use_rslora,
+        use_dora=lora.use_dora,
+    )
+    return get_peft_model(model, peft_config)
