@@ -218,6 +218,20 @@ class TrainingSettings:
     early_stopping_patience: int = setting(
         0, "Stop when validation loss has not improved for N evaluations (0: off).", expert=True
     )
+    train_on_prompt: bool = setting(
+        False,
+        "Causal LM: also learn to predict the prompt (off: loss on the response only).",
+        "Train on prompts too",
+        expert=True,
+    )
+    packing: str = setting(
+        "auto",
+        "Causal LM: pack short examples into one row without attention across them "
+        "(padding-free). auto: on with a CUDA GPU; on a CPU it measured about 20% slower.",
+        "Packing",
+        expert=True,
+        choices=("auto", "on", "off"),
+    )
     seed: int = setting(
         42, "Random seed for weights init, shuffling and dropout.", "Seed", expert=True
     )

@@ -12,7 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.train.recipe import run_training
+from core.train.stop import STOP
+
+STOP.install()  # before the heavy imports below: a Stop during loading is honoured
+
+from core.train.recipe import run_training  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

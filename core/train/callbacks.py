@@ -7,28 +7,13 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import time
 from pathlib import Path
 
 from transformers import TrainerCallback
 
 from core import runs
-
-
-class StopRequest:
-    """Set by SIGTERM/SIGINT (the Stop button); the callback ends training at the next step."""
-
-    def __init__(self):
-        self.requested = False
-
-    def install(self) -> StopRequest:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.requested = True
+from core.train.stop import StopRequest
 
 
 def memory_in_use_mb() -> float:
@@ -102,7 +87,7 @@ class StudioCallback(TrainerCallback):
         if self.first_step_at is None:
             self.first_step_at = now
             self._status(first_step_s=round(now - (self.process_started or self.started), 2))
-        if self.stop.requested:
+        if self.stop.agreed():
             control.should_training_stop = True
             control.should_save = True  # a checkpoint to resume from, as of this step
             self._status(state="stopping", message="Stopping: saving the adapter as of this step")

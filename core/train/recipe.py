@@ -15,7 +15,8 @@ from core import runs
 from core.data.load import DataError
 from core.models import ModelError, resolve_model_path
 from core.settings import ConfigError, RunConfig
-from core.train.callbacks import StopRequest, StudioCallback
+from core.train.callbacks import StudioCallback
+from core.train.stop import STOP, StopRequest
 
 EXPECTED_ERRORS = (DataError, ModelError, ConfigError)
 
@@ -25,7 +26,7 @@ def run_training(config_path: str | Path, resume: str | None = None) -> int:
     config_path = Path(config_path).resolve()
     run_dir = config_path.parent
     is_main = int(os.environ.get("RANK", "0")) == 0
-    stop = StopRequest().install()
+    stop = STOP.install()
 
     def status(**fields):
         if is_main:
@@ -303,7 +304,7 @@ def write_final_eval(model, dataset, frame, labels: list[str], run_dir: Path, co
             for i in wrong
         ],
     )
-    (run_dir / runs.EVAL_FILE).write_text(json.dumps(metrics, indent=1))
+    runs.write_json_atomic(run_dir / runs.EVAL_FILE, metrics)  # readers never see half
     return metrics
 
 

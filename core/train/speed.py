@@ -61,7 +61,7 @@ def train_on_prompt(config: RunConfig) -> bool:
 def use_packing(config: RunConfig) -> bool:
     """Whether causal-LM batches are packed padding-free.
 
-    training.packing may be True/False, or "auto"/missing: pack on CUDA only (see the module
+    training.packing may be "on"/"off" (or True/False), or "auto"/missing: pack on CUDA only (see the module
     docstring for why not on a CPU). Never for classification or seq2seq.
     """
     if config.model.task != "causal_lm":
@@ -69,6 +69,8 @@ def use_packing(config: RunConfig) -> bool:
     choice = getattr(config.training, "packing", "auto")
     if isinstance(choice, bool):
         return choice
+    if choice in ("on", "off"):
+        return choice == "on"
     import torch
 
     return torch.cuda.is_available()

@@ -7,7 +7,6 @@ eval.json for causal_lm / seq2seq:
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -87,5 +86,5 @@ def write_text_eval(
         "n_tokens": n_tokens,
         "samples": generate_samples(model, tokenizer, examples, task),
     }
-    (Path(run_dir) / runs.EVAL_FILE).write_text(json.dumps(result, indent=1))
+    runs.write_json_atomic(Path(run_dir) / runs.EVAL_FILE, result)  # readers never see half
     return result

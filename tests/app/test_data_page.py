@@ -91,7 +91,7 @@ def test_empty_page_offers_the_sample():
     at = open_page()
     assert not at.exception
     assert any("No data yet" in i.value for i in at.info)
-    at.button[0].click().run()
+    next(b for b in at.button if b.label == "Use the sample data").click().run()
     assert not at.exception
     assert at.session_state["config"].data.label_column
     assert any("Verdict" in m.value for m in [*at.success, *at.warning, *at.error])
