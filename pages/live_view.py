@@ -40,7 +40,7 @@ def _numbers(metrics: list[dict]) -> None:
         cols[1].metric("Validation loss", f"{evals[-1]['eval_loss']:.3f}")
     speed = [m for m in metrics if "tokens_per_s" in m]
     if speed:
-        cols[2].metric("Speed", f"{speed[-1]['tokens_per_s']:,.0f} tokens/s")
+        cols[2].metric("Tokens / s", f"{speed[-1]['tokens_per_s']:,.0f}")
     step_times = [m["step_time_s"] for m in metrics if "step_time_s" in m]
     if step_times:
         cols[3].metric("Time per step", f"{step_times[-1]:.2f} s")

@@ -48,7 +48,8 @@ def classification_results(evaluation: dict, run_dir: str) -> None:
     cols[0].metric(
         "Validation accuracy",
         f"{evaluation['accuracy']:.1%}",
-        delta=f"{evaluation['accuracy'] - chance:+.1%} vs. always guessing the commonest label",
+        delta=f"{evaluation['accuracy'] - chance:+.1%} over guessing",
+        help=f"Always guessing the commonest label would score {chance:.1%}.",
     )
     cols[1].metric(
         "Macro-F1",

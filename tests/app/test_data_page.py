@@ -121,7 +121,8 @@ def test_a_fix_makes_a_new_version_and_keeps_the_original(tmp_path):
     assert config.data.fingerprint == record.fingerprint
     assert source.read_bytes() == before
     assert any("drop empty" in c.value for c in at.caption)
-    assert not any(e.label.startswith("❌ Empty rows") for e in at.expander)
+    empty = next(e for e in at.expander if e.label.startswith("Empty rows"))
+    assert empty.label == "Empty rows: 0" and empty.proto.icon == ":material/check_circle:"
 
 
 def test_broken_file_gives_a_message_not_a_traceback(tmp_path):
@@ -169,3 +170,14 @@ def test_a_local_path_or_an_offline_hub_id(app, tmp_path, monkeypatch):
     button(app, "Use this data").click().run()
     assert app.session_state["config"].data.path == str(big.resolve())
     assert "30 rows" in texts(app.success)
+
+
+def test_a_fix_survives_while_a_file_sits_in_the_uploader(tmp_path):
+    """Regression: a file left in the uploader used to switch the data back after a fix."""
+    at = open_page()
+    at.file_uploader[0].upload("dirty.csv", dirty_csv(tmp_path).read_bytes(), "text/csv").run()
+    at.button(key="fix-empty").click().run()
+    fixed = at.session_state["config"].data.path
+    assert read_version(fixed) is not None
+    at.run()
+    assert at.session_state["config"].data.path == fixed
