@@ -18,6 +18,21 @@ class Classifier:
     max_length: int
 
 
+def adapter_meta(run_dir: Path) -> tuple[Path, dict]:
+    """The run's adapter folder and its labels.json (labels, base model, method, task).
+
+    Raises:
+        FileNotFoundError: the run has no saved adapter yet.
+    """
+    adapter_dir = Path(run_dir) / runs.ADAPTER_DIR
+    meta_file = adapter_dir / "labels.json"
+    if not meta_file.exists():
+        raise FileNotFoundError(
+            f"No trained adapter in {adapter_dir}: the run has not saved one yet."
+        )
+    return adapter_dir, json.loads(meta_file.read_text())
+
+
 def load_classifier(run_dir: Path) -> Classifier:
     """Rebuild base model + adapter from a finished run directory.
 
@@ -26,13 +41,7 @@ def load_classifier(run_dir: Path) -> Classifier:
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    adapter_dir = Path(run_dir) / runs.ADAPTER_DIR
-    meta_file = adapter_dir / "labels.json"
-    if not meta_file.exists():
-        raise FileNotFoundError(
-            f"No trained adapter in {adapter_dir}: the run has not saved one yet."
-        )
-    meta = json.loads(meta_file.read_text())
+    adapter_dir, meta = adapter_meta(run_dir)
     labels = meta["labels"]
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
     if meta.get("method") == "full":
@@ -90,13 +99,7 @@ def load_generator(run_dir: Path) -> Generator:
     """
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    adapter_dir = Path(run_dir) / runs.ADAPTER_DIR
-    meta_file = adapter_dir / "labels.json"
-    if not meta_file.exists():
-        raise FileNotFoundError(
-            f"No trained adapter in {adapter_dir}: the run has not saved one yet."
-        )
-    meta = json.loads(meta_file.read_text())
+    adapter_dir, meta = adapter_meta(run_dir)
     task = meta.get("task", "causal_lm")
     auto = AutoModelForSeq2SeqLM if task == "seq2seq" else AutoModelForCausalLM
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))

@@ -142,3 +142,16 @@ def test_qlora_without_cuda_fails_with_the_reason(tiny_llama, tmp_path, pairs_js
     assert train_main(["--config", str(run_dir / runs.CONFIG_FILE)]) == 1
     message = runs.read_status(run_dir)["message"]
     assert "needs a CUDA GPU" in message and "quantization to none" in message
+
+
+def test_results_page_model_loads_from_the_run_and_answers(instruction_run):
+    """core.evaluate rebuilds base + adapter from the run directory alone (the "try it" box)."""
+    from core.evaluate import generate, load_generator
+    from core.export import model_card
+
+    generator = load_generator(instruction_run)
+    assert generator.task == "causal_lm"
+    answer = generate(generator, "Name a colour.", max_new_tokens=8)
+    assert isinstance(answer, str) and answer  # a tiny model: some words, not a traceback
+    card = model_card(instruction_run)
+    assert "AutoModelForCausalLM" in card and "perplexity" in card
