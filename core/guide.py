@@ -9,13 +9,21 @@ from core.models import ModelError, check_model_source
 from core.settings import RunConfig
 
 STEPS = ("Model", "Data", "Train", "Results")
+# Model types that have no text-generating head (they classify only).
+ENCODER_ONLY = {"bert", "roberta", "distilbert", "deberta", "deberta-v2", "electra", "xlm-roberta"}
 
 
 def model_ready(config: RunConfig) -> tuple[bool, str]:
     try:
-        check_model_source(config.model.name_or_path)
+        source = check_model_source(config.model.name_or_path)
     except ModelError as err:
         return False, str(err)
+    if config.model.task != "classification" and source.model_type in ENCODER_ONLY:
+        return False, (
+            f"{source.description} is an encoder: it can classify but not write text. For the "
+            f"task '{config.model.task}' choose a decoder model (e.g. SmolLM2, Qwen2.5) or a "
+            "Flan-T5 for seq2seq on the Model page."
+        )
     return True, ""
 
 
@@ -27,6 +35,12 @@ def data_ready(config: RunConfig) -> tuple[bool, str]:
         return False, f"The data file {data.path} is gone; upload it again."
     if config.model.task == "classification" and not (data.text_column and data.label_column):
         return False, "Choose the text column and the label column."
+    if config.model.task != "classification" and not (
+        data.messages_column or data.text_column or data.response_column
+    ):
+        return False, "Choose the columns the model learns from."
+    if config.model.task == "seq2seq" and not data.response_column:
+        return False, "Choose the output column the model learns to write."
     return True, ""
 
 

@@ -11,6 +11,7 @@ from core.data.lineage import data_fingerprint, read_version, save_version
 from core.data.load import SUPPORTED, DataError, load_table, source_path, store_upload
 from core.runs import data_root
 from pages.common import get_config, next_button, set_config, stepper
+from pages.data_tasks import choose_task, generative_mapping, render_examples
 
 SAMPLE = Path(__file__).resolve().parent.parent / "assets" / "sample_reviews.csv"
 MAX_UPLOAD_MB = st.get_option("server.maxUploadSize")
@@ -213,16 +214,37 @@ def map_columns(config) -> None:
     st.dataframe(table.head(20), width="stretch", height=260)
 
     try:
-        suggestion = suggest_columns(table)
-        shape = suggest_mapping(table)["task"]
+        shape = suggest_mapping(table)
     except DataError as err:
         st.error(str(err), icon=":material/error:")
         return
 
     columns = list(table.columns)
     st.subheader("Which column is which?")
-    if shape != "classification":
-        st.caption(f"This data looks like **{shape}** data; the guided path trains classification.")
+    task = choose_task(config, shape)
+    fraction = st.slider(
+        "Share held out for validation",
+        0.05,
+        0.5,
+        float(config.data.validation_fraction),
+        0.05,
+        help="These rows are never trained on; they measure how good the model is.",
+    )
+    if task != "classification":
+        changes = generative_mapping(table, config, shape, task)
+        changes["validation_fraction"] = fraction
+        config = config.replace(model={"task": task}, data=changes)
+        set_config(config)
+        render_examples(table, changes, task)
+        return
+    if config.model.task != "classification":
+        config = config.replace(model={"task": "classification"})
+        set_config(config)
+    try:
+        suggestion = suggest_columns(table)
+    except DataError as err:
+        st.error(str(err), icon=":material/error:")
+        return
     left, right = st.columns(2)
     text_default = (
         config.data.text_column if config.data.text_column in columns else suggestion["text"]
@@ -240,14 +262,6 @@ def map_columns(config) -> None:
         "Label (what it should predict)",
         label_options,
         index=label_options.index(label_default) if label_default in label_options else 0,
-    )
-    fraction = st.slider(
-        "Share held out for validation",
-        0.05,
-        0.5,
-        float(config.data.validation_fraction),
-        0.05,
-        help="These rows are never trained on; they measure how good the model is.",
     )
 
     try:

@@ -181,3 +181,48 @@ def test_a_fix_survives_while_a_file_sits_in_the_uploader(tmp_path):
     assert read_version(fixed) is not None
     at.run()
     assert at.session_state["config"].data.path == fixed
+
+
+def test_instruction_data_is_mapped_for_text_generation(tmp_path):
+    import json as _json
+
+    rows = [
+        {"instruction": f"Name colour {i}", "input": "", "output": f"Colour {i} is blue."}
+        for i in range(12)
+    ]
+    at = open_page()
+    at.file_uploader[0].upload(
+        "alpaca.jsonl", "\n".join(_json.dumps(r) for r in rows).encode(), "application/json"
+    ).run()
+    assert not at.exception
+    assert at.radio(key="data-task").value == "causal_lm"
+    config = at.session_state["config"]
+    assert config.model.task == "causal_lm"
+    assert (config.data.prompt_column, config.data.response_column) == ("instruction", "output")
+    rendered = " ".join(m.value for m in at.markdown)
+    assert "<mark>Colour 0 is blue.</mark>" in rendered and "Name colour 0" in rendered
+
+
+def test_chat_data_maps_the_chat_column_and_the_encoder_default_is_refused(tmp_path):
+    import json as _json
+
+    from core.guide import model_ready
+
+    chats = [
+        {
+            "messages": [
+                {"role": "user", "content": f"hi {i}"},
+                {"role": "assistant", "content": f"hello {i}"},
+            ]
+        }
+        for i in range(6)
+    ]
+    at = open_page()
+    at.file_uploader[0].upload(
+        "chat.jsonl", "\n".join(_json.dumps(c) for c in chats).encode(), "application/json"
+    ).run()
+    config = at.session_state["config"]
+    assert config.model.task == "causal_lm" and config.data.messages_column == "messages"
+    assert "<mark>&lt;|assistant|&gt;\nhello 0" in " ".join(m.value for m in at.markdown)
+    ready, reason = model_ready(config)
+    assert not ready and "is an encoder" in reason
