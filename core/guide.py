@@ -63,3 +63,42 @@ def step_readiness(config: RunConfig, run_dir: str | None) -> dict[str, tuple[bo
         "Train": train_ready(run_dir),
         "Results": train_ready(run_dir),
     }
+
+
+def data_size(config: RunConfig) -> tuple[int, int]:
+    """(training rows, real tokens in them) of the chosen data, for the time estimate.
+
+    Tokens are counted as words × 1.3 (about what WordPiece and BPE give on English), capped at
+    the max length, so no tokenizer has to load.
+    """
+    from core.data.load import load_table
+
+    data = config.data
+    table = load_table(data.path)
+    column = data.messages_column or data.text_column
+    texts = table[column].astype(str)
+    if data.response_column and data.response_column in table:
+        texts = texts + " " + table[data.response_column].astype(str)
+    tokens = (texts.str.split().str.len().fillna(0) * 1.3).clip(upper=config.training.max_length)
+    train_share = 1 - data.validation_fraction
+    return int(len(table) * train_share), int(tokens.sum() * train_share)
+
+
+def run_estimate(config: RunConfig, hardware):
+    """Time, memory, cost and energy of this config on this machine, from the chosen data.
+
+    Returns:
+        A core.estimate.Estimate, or None when the model's facts are unknown (e.g. offline Hub id).
+    """
+    from core.catalog import ModelSourceError, resolve_model
+    from core.estimate import EstimateOptions, estimate
+    from core.hardware import plan_from_hardware
+
+    try:
+        facts = resolve_model(config.model.name_or_path)
+    except ModelSourceError:
+        return None
+    rows, tokens = data_size(config)
+    plan = plan_from_hardware(hardware)
+    options = EstimateOptions(dataset_rows=rows, dataset_tokens=tokens)
+    return estimate(config, facts, plan, options, with_fixes=False)

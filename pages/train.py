@@ -109,6 +109,30 @@ if is_expert():
         except ValueError as err:
             st.error(f"{err}. The previous value is kept.", icon=":material/error:")
 
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def estimate_text(config_yaml: str) -> str:
+    """The plain-words estimate for this config and data on this machine ("" when unknown)."""
+    import yaml
+
+    from core.data.load import DataError
+    from core.guide import run_estimate
+    from core.settings import RunConfig
+
+    try:
+        result = run_estimate(RunConfig.from_dict(yaml.safe_load(config_yaml)), hardware())
+    except (DataError, KeyError, ValueError):
+        return ""
+    return result.summary() if result else ""
+
+
+if ready["Data"][0]:
+    import yaml
+
+    summary = estimate_text(yaml.safe_dump(config.to_dict()))
+    if summary:
+        st.info(summary + " Details on the Model page.", icon=":material/speed:")
+
 blocked = [
     f"{step}: {why}" for step, (ok, why) in ready.items() if step in ("Model", "Data") and not ok
 ]

@@ -105,3 +105,15 @@ def test_a_strategy_that_cannot_run_here_blocks_start(app, reviews_csv):
     go(app, "pages/train.py")
     assert button(app, "Start training").disabled
     assert "Parallel settings" in texts(app.warning)
+
+
+def test_the_estimate_uses_the_chosen_data(app):
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "assets" / "sample_reviews.csv"
+    app.session_state["config"] = app.session_state["config"].replace(
+        data={"path": str(sample), "text_column": "text", "label_column": "label"}
+    )
+    go(app, "pages/train.py")
+    summary = " ".join(i.value for i in app.info)
+    assert "on this computer's CPU" in summary and "GB of" in summary and "kWh" in summary
