@@ -30,6 +30,15 @@ def check_quality(path: str, text: str, label: str, max_length: int):
     return quality_report(read_table(path), mapping, max_length=max_length)
 
 
+def overlap_finding(table, config):
+    """Leakage on the very split training will make (same columns, share and seed)."""
+    from core.data.quality import split_overlap
+    from core.data.split import classification_split
+
+    train, validation = classification_split(table, config.data)
+    return split_overlap(train["text"], validation["text"])
+
+
 def lineage(path: str):
     """(original file, recipe so far) of the data at `path` (a saved version or an upload)."""
     record = read_version(path)
@@ -88,7 +97,7 @@ def quality_section(table, mapping, config) -> None:
     )
     say = {"ready": st.success, "usable with warnings": st.warning, "needs fixing": st.error}
     say[report.verdict](f"Verdict: **{report.verdict}**. " + " · ".join(report.top_fixes))
-    for finding in report.findings:
+    for finding in report.findings + [overlap_finding(table, config)]:
         show_finding(finding, table, mapping, config)
     charts = st.tabs(["Findings", "Labels", "Lengths"])
     charts[0].plotly_chart(findings_chart(report))

@@ -317,6 +317,11 @@ def _patterns(texts: pd.Series) -> list[Finding]:
     return [pii, damage]
 
 
+def split_overlap(train: pd.Series, validation: pd.Series) -> Finding:
+    """Validation texts that also appear (normalised) in the training texts: leakage."""
+    return _leakage(train, validation)
+
+
 def _leakage(train: pd.Series, validation: pd.Series) -> Finding:
     train_keys = set(normalize(train).to_pylist()) - {""}
     val_keys = pd.Series(normalize(validation).to_numpy(zero_copy_only=False))

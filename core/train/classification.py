@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.data.detect import check_labels
 from core.data.load import DataError, load_table
+from core.data.split import classification_frame, split_frame
 from core.settings import RunConfig
 
 
@@ -21,41 +21,12 @@ def prepare_frames(config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame, list[
         DataError: a column is missing, or the labels cannot train a classifier.
     """
     data = config.data
-    table = load_table(data.path)
-    wanted = {"text": data.text_column, "label": data.label_column}
-    if data.text_pair_column:
-        wanted["text_pair"] = data.text_pair_column
-    missing = [col for col in wanted.values() if col not in table.columns]
-    if missing:
-        raise DataError(
-            f"The data has no column(s) {missing}; it has {list(table.columns)}. "
-            "Map the columns again on the Data page."
-        )
-    frame = table[list(wanted.values())].rename(columns={v: k for k, v in wanted.items()})
-    for col in frame.columns:
-        frame[col] = frame[col].map(lambda v: "" if v is None or v != v else str(v).strip())
-    frame = frame[(frame["text"] != "") & (frame["label"] != "")].reset_index(drop=True)
-    check_labels(frame, "label")
+    frame = classification_frame(load_table(data.path), data)
     labels = sorted(frame["label"].unique())
     train, val = split_frame(frame, data.validation_fraction, data.split_seed)
     if len(train) < 2 or len(val) < 1:
         raise DataError(f"Only {len(frame)} usable rows: add more examples (at least 10).")
     return train, val, labels
-
-
-def split_frame(
-    frame: pd.DataFrame, fraction: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified split: each label keeps its share in validation (labels with one row train only)."""
-    rng = np.random.default_rng(seed)
-    val_index = []
-    for _, rows in frame.groupby("label", sort=True):
-        index = rows.index.to_numpy().copy()
-        rng.shuffle(index)
-        take = int(round(len(index) * fraction)) if len(index) > 1 else 0
-        val_index.extend(index[:take])
-    is_val = frame.index.isin(val_index)
-    return frame[~is_val].reset_index(drop=True), frame[is_val].reset_index(drop=True)
 
 
 def tokenize_frames(tokenizer, frames: dict[str, pd.DataFrame], labels: list[str], max_length: int):

@@ -226,3 +226,10 @@ def test_chat_data_maps_the_chat_column_and_the_encoder_default_is_refused(tmp_p
     assert "<mark>&lt;|assistant|&gt;\nhello 0" in " ".join(m.value for m in at.markdown)
     ready, reason = model_ready(config)
     assert not ready and "is an encoder" in reason
+
+
+def test_overlap_is_checked_on_the_split_training_will_use():
+    at = open_page()
+    next(b for b in at.button if b.label == "Use the sample data").click().run()
+    overlap = next(e for e in at.expander if e.label.startswith("Train / validation overlap"))
+    assert overlap.label == "Train / validation overlap: 2"  # planted exact copies across the split
