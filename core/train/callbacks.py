@@ -5,6 +5,7 @@ Only the main process (rank 0) writes; every process honours a stop request.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -68,7 +69,10 @@ class StudioCallback(TrainerCallback):
         # Every rank says it is here, so a distributed run shows that all of them trained.
         print(f"rank {args.process_index} of {args.world_size} starts training", flush=True)
         self.started = time.time()
+        self.start_step = state.global_step  # > 0 when resumed from a checkpoint
         self.tokens_at_log = getattr(state, "num_input_tokens_seen", 0) or 0
+        if self.is_main and state.global_step > 0:
+            self._forget_metrics_after(state.global_step)
         self._status(
             state="running",
             step=state.global_step,
@@ -76,6 +80,14 @@ class StudioCallback(TrainerCallback):
             message="Training",
             train_started=self.started,
         )
+
+    def _forget_metrics_after(self, step: int) -> None:
+        """On resume, drop records past the checkpoint: those steps are trained again."""
+        kept = [m for m in runs.read_metrics(self.run_dir) if m.get("step", 0) <= step]
+        path = self.run_dir / runs.METRICS_FILE
+        tmp = path.with_suffix(".resume.tmp")
+        tmp.write_text("".join(json.dumps(m) + "\n" for m in kept))
+        os.replace(tmp, path)
 
     def on_step_begin(self, args, state, control, **kwargs):
         self.step_started = time.perf_counter()
@@ -94,8 +106,10 @@ class StudioCallback(TrainerCallback):
             return control
         last = state.global_step >= state.max_steps
         if now - self.status_written >= self.STATUS_EVERY_S or last:
-            done = state.global_step / max(1, state.max_steps)
-            eta = (now - self.started) / done * (1 - done) if done > 0 else None
+            # Only the steps of this process count: a resumed run started part-way.
+            ran = state.global_step - self.start_step
+            left = state.max_steps - state.global_step
+            eta = (now - self.started) / ran * left if ran > 0 else None
             self._status(
                 step=state.global_step,
                 total_steps=state.max_steps,

@@ -139,14 +139,27 @@ def _train(
     stopped = stop.requested
     return {
         "state": "stopped" if stopped else "completed",
-        "message": (
-            f"Stopped by you; the adapter was saved as of step {trainer.state.global_step}."
-            if stopped
-            else "Training finished"
-        ),
+        "message": _outcome(trainer, stopped),
         "step": trainer.state.global_step,
         "finished": time.time(),
     }
+
+
+def _outcome(trainer, stopped: bool) -> str:
+    """What was saved, in words: with early stopping the best checkpoint is what the adapter holds."""
+    best = getattr(trainer.state, "best_global_step", None)
+    kept_best = trainer.args.load_best_model_at_end and best
+    step = trainer.state.global_step
+    if stopped:
+        saved = (
+            f"the adapter holds the best checkpoint (step {best})"
+            if kept_best
+            else f"the adapter was saved as of step {step}"
+        )
+        return f"Stopped by you at step {step}; {saved}. A checkpoint is kept to resume from."
+    if kept_best and best != step:
+        return f"Training finished; the adapter is the best checkpoint (step {best})."
+    return "Training finished"
 
 
 def build_training_args(config: RunConfig, run_dir: Path, n_train: int):

@@ -44,6 +44,24 @@ def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(
     )
 
 
+def test_resuming_in_the_same_run_keeps_one_record_per_step(
+    tiny_llama, pairs_jsonl, tmp_path, data_root
+):
+    """The run folder already has metrics up to step 8; resuming from checkpoint-4 trains 5-8
+    again, and the chart must not run backwards: records after the checkpoint are replaced."""
+    config = RunConfig().replace(
+        model={"name_or_path": str(tiny_llama), "task": "causal_lm"},
+        data={"path": str(pairs_jsonl), "prompt_column": "prompt", "response_column": "response"},
+        training={"max_steps": 8, "eval_steps": 4, "per_device_train_batch_size": 8},
+    )
+    run_dir = runs.create_run(config, root=tmp_path)
+    assert train_main(["--config", str(run_dir / runs.CONFIG_FILE)]) == 0
+    shutil.rmtree(run_dir / runs.CHECKPOINT_DIR / "checkpoint-8")
+    assert train_main(["--config", str(run_dir / runs.CONFIG_FILE), "--resume"]) == 0
+    steps = [m["step"] for m in runs.read_metrics(run_dir) if "loss" in m]
+    assert steps == sorted(steps) and len(steps) == len(set(steps)) and steps[-1] == 8
+
+
 def test_resume_without_a_checkpoint_says_so(tiny_llama, pairs_jsonl, tmp_path, data_root):
     config = RunConfig().replace(
         model={"name_or_path": str(tiny_llama), "task": "causal_lm"},
