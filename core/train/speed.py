@@ -9,6 +9,7 @@ over the one long row is computed densely, so packing is only the default on CUD
 
 from __future__ import annotations
 
+import math
 import os
 
 from core.settings import RunConfig
@@ -19,12 +20,14 @@ def available_cores() -> int:
 
 
 def cpu_threads(cores: int, load: float, local_world: int = 1) -> int:
-    """How many intra-op threads to use: the cores this rank may use, minus those other programs
-    keep busy.
+    """How many intra-op threads to use: the cores this rank may use, fewer only when other
+    programs oversubscribe the machine.
 
-    Measured here (2 cores, load average 7.8 from other users): a tiny Llama step took 0.03 s on one
-    thread and 0.16 s on two, because OpenMP threads that wait for a descheduled sibling spin. On an
-    idle machine two threads are faster, so the load average decides.
+    Measured here: with load average 7.8 on 2 cores a tiny Llama step took 0.03 s on one thread and
+    0.16 s on two (OpenMP threads waiting for a descheduled sibling spin). On an idle machine two
+    threads were 1.5-2x faster than one (bench/train_throughput.py). The load average also counts
+    this program's own recent work (a previous run, the app's server), so only load beyond the
+    cores by a whole core or more is taken as someone else's.
 
     Args:
         cores: CPU cores this process may run on.
@@ -32,8 +35,10 @@ def cpu_threads(cores: int, load: float, local_world: int = 1) -> int:
         local_world: training processes on this machine; they share the cores.
     """
     share = max(1, cores // max(1, local_world))
-    idle = cores - load
-    return max(1, min(share, int(idle + 0.5) if idle < share else share))
+    excess = load - cores
+    if excess < 1:
+        return share
+    return max(1, share - math.ceil(excess))
 
 
 def set_cpu_threads() -> int:
