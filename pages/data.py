@@ -22,12 +22,26 @@ def read_table(path: str):
     return load_table(path)
 
 
-@st.cache_data(show_spinner="Checking the data…", max_entries=4)
 def check_quality(path: str, text: str, label: str, max_length: int):
+    """The quality report, with a progress bar the first time (1 M rows take ~20 s); kept for
+    this session until the data or its mapping changes."""
     from core.data.quality import quality_report
 
+    key = (path, text, label, max_length)
+    kept = st.session_state.get("quality-report")
+    if kept and kept[0] == key:
+        return kept[1]
+    bar = st.progress(0.0, text="Checking the data…")
     mapping = {"task": "classification", "text": text, "label": label}
-    return quality_report(read_table(path), mapping, max_length=max_length)
+    report = quality_report(
+        read_table(path),
+        mapping,
+        max_length=max_length,
+        progress=lambda done, what: bar.progress(min(1.0, done), text=f"Checking: {what}…"),
+    )
+    bar.empty()
+    st.session_state["quality-report"] = (key, report)
+    return report
 
 
 def overlap_finding(table, config):
