@@ -22,7 +22,7 @@ def short(data, steps: int) -> RunConfig:
 def test_second_job_waits_then_starts_by_itself_and_a_waiting_job_can_be_cancelled(
     reviews_csv, tmp_path
 ):
-    first = jobs.start_job(short(reviews_csv, 30), root=tmp_path)
+    first = jobs.start_job(short(reviews_csv, 2000), root=tmp_path)  # runs until stopped below
     deadline = time.time() + 120
     while jobs.refresh_status(first)["state"] != "running":
         assert time.time() < deadline and jobs.refresh_status(first)["state"] != "failed"
@@ -37,9 +37,11 @@ def test_second_job_waits_then_starts_by_itself_and_a_waiting_job_can_be_cancell
     assert cancelled["state"] == "stopped" and "Cancelled before it started" in cancelled["message"]
     assert not (third / runs.METRICS_FILE).exists()
 
-    assert jobs.wait_for(first, timeout=300)["state"] == "completed"
+    assert jobs.refresh_status(second)["state"] == "queued"  # still waiting for the device
+    assert jobs.stop_job(first)
+    assert jobs.wait_for(first, timeout=300)["state"] == "stopped"
     assert jobs.wait_for(second, timeout=300)["state"] == "completed", runs.tail_log(second)
-    first_done = runs.read_status(first)["finished"]
+    first_done = runs.read_status(first)["finished"]  # the stopped run's end
     assert runs.read_status(second)["started"] >= first_done - 1.0  # never overlapped
 
 
