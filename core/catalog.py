@@ -329,7 +329,9 @@ def fetch_hub_model(hub_id: str, timeout_s: float = HUB_TIMEOUT_S) -> ModelFacts
         f"Cannot reach the Hugging Face Hub to read {hub_id!r} (this computer is offline). "
         "Pick a model from the catalog, one on this machine, or a local folder."
     )
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
+    from core.models import hub_offline
+
+    if hub_offline(timeout_s):  # the one offline check (HF_HUB_OFFLINE, or no connection)
         raise ModelSourceError(offline)
     result: dict = {}
 
