@@ -148,18 +148,18 @@ SHAREGPT_ROLES = {
 ALPACA_PROMPT = "### Instruction:\n{instruction}\n\n{input_block}### Response:\n"
 
 
-def chat_turns(value, fmt: str) -> list[dict]:
-    """A chat cell as [{"role", "content"}] whatever its format (ShareGPT roles renamed)."""
-    turns = list(value) if value is not None else []
-    if fmt == "sharegpt":
-        return [
-            {
-                "role": SHAREGPT_ROLES.get(str(t.get("from")), str(t.get("from"))),
-                "content": str(t.get("value", "")),
-            }
-            for t in turns
-        ]
-    return [{"role": str(t.get("role")), "content": str(t.get("content", ""))} for t in turns]
+def chat_turns(value, fmt: str = "") -> list[dict]:
+    """A chat cell as [{"role", "content"}], read exactly as training reads it
+    (core.train.chat.normalise_turns: OpenAI or ShareGPT, JSON text or lists), so the page shows
+    what will be trained; a cell training could not read gives no turns (counted as empty).
+    `fmt` is kept for callers that know the format; the reader recognises both.
+    """
+    from core.train.chat import normalise_turns
+
+    try:
+        return normalise_turns(value)
+    except DataError:
+        return []
 
 
 def render_example(row: pd.Series | dict, mapping: dict) -> list[tuple[str, bool]]:
