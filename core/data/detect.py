@@ -136,15 +136,6 @@ def chat_format(column: pd.Series) -> str:
     return ""
 
 
-SHAREGPT_ROLES = {
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "system": "system",
-    "bot": "assistant",
-    "model": "assistant",
-}
 ALPACA_PROMPT = "### Instruction:\n{instruction}\n\n{input_block}### Response:\n"
 
 
