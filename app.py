@@ -6,6 +6,7 @@ from pages.common import init_state
 
 st.set_page_config(page_title="Finetune Studio", page_icon="assets/logo.svg", layout="wide")
 init_state()
+st.session_state["_routed"] = True  # this session went through the router (pages.common)
 
 pages = {
     "Guided": [

@@ -132,3 +132,18 @@ def hardware():
     from core.hardware import detect_hardware
 
     return detect_hardware()
+
+
+def require_router() -> None:
+    """Send a page that runs without the router through app.py.
+
+    When the first request after the server starts is a deep link (say /train), Streamlit runs the
+    page file directly in its old pages/-folder mode: app.py is skipped and every file in pages/ is
+    listed. Leaving that mode and rerunning makes app.py run, whose st.navigation then shows the
+    same page with the app's own navigation (and keeps that mode off for the whole server).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not st.session_state.get("_routed"):
+        PagesManager.uses_pages_directory = False  # what st.navigation itself sets
+        st.rerun()

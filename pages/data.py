@@ -7,9 +7,11 @@ import streamlit as st
 from core.data.detect import check_labels, suggest_columns, suggest_mapping
 from core.data.load import SUPPORTED, DataError, source_path, store_upload
 from core.runs import data_root
-from pages.common import get_config, next_button, set_config, stepper
+from pages.common import get_config, next_button, require_router, set_config, stepper
 from pages.data_quality import drift_section, quality_section, read_table
 from pages.data_tasks import choose_task, generative_mapping, render_examples
+
+require_router()
 
 SAMPLE = Path(__file__).resolve().parent.parent / "assets" / "sample_reviews.csv"
 MAX_UPLOAD_MB = st.get_option("server.maxUploadSize")

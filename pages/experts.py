@@ -20,8 +20,10 @@ from core.launch.local import effective_strategy
 from core.launch.validate import ERROR, validate_parallel
 from core.models import resolve_model_path
 from core.settings import ConfigError, RunConfig, describe
-from pages.common import get_config, set_config, setting_input
+from pages.common import get_config, require_router, set_config, setting_input
 from pages.common import hardware as common_hardware
+
+require_router()
 
 KEY = "expert."  # prefix of this page's widget keys, cleared when a config file is opened
 

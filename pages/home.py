@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from pages.common import hardware, init_state
+from pages.common import hardware, init_state, require_router
+
+require_router()
 
 init_state()
 

@@ -5,6 +5,9 @@ from pathlib import Path
 import streamlit as st
 
 from core import jobs, runs
+from pages.common import require_router
+
+require_router()
 
 st.header("Jobs")
 all_runs = runs.list_runs()

@@ -19,7 +19,9 @@ from core.hardware import GPU_SPECS, calibrate_cpu, plan_from_hardware, plan_gpu
 from core.models import ModelError, check_model_source
 from core.plots.estimate import memory_breakdown_chart, strategy_comparison_chart
 from core.settings import EMBEDDED_MODEL, TASKS
-from pages.common import get_config, hardware, next_button, set_config, stepper
+from pages.common import get_config, hardware, next_button, require_router, set_config, stepper
+
+require_router()
 
 VERDICT_BOX = {"fits": st.success, "tight": st.warning, "won't fit": st.error}
 

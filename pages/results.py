@@ -7,7 +7,9 @@ import streamlit as st
 from core import runs
 from core.export import adapter_zip
 from core.plots.training import confusion_figure
-from pages.common import readiness, stepper
+from pages.common import readiness, require_router, stepper
+
+require_router()
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading your model…")

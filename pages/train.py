@@ -13,11 +13,14 @@ from pages.common import (
     is_expert,
     next_button,
     readiness,
+    require_router,
     set_config,
     setting_input,
     stepper,
 )
 from pages.live_view import render_live, render_sample_batch
+
+require_router()
 
 
 def expert_settings(section: str) -> list[str]:
