@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from core.catalog import ModelFacts, count_parameters, embedding_parameters
-from core.hardware import GPU_SPECS, HardwarePlan, cpu_throughput
+from core.hardware import GPU_SPECS, HardwarePlan, cpu_throughput, gpu_has_bf16
 from core.settings import RunConfig
 
 GB = 1e9
@@ -162,8 +162,7 @@ def resolve_precision(config: RunConfig, plan: HardwarePlan) -> str:
         return config.training.precision
     if plan.device == "cpu":
         return "fp32"
-    spec = GPU_SPECS.get(plan.device)
-    return "bf16" if spec is None or spec.bf16 else "fp16"
+    return "bf16" if gpu_has_bf16(plan.device) else "fp16"
 
 
 def _role_dims(facts: ModelFacts) -> dict[str, tuple[int, int]]:

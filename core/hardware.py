@@ -38,6 +38,13 @@ def _ram_gb() -> float:
     return (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) / 1024**3
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _cpu_bf16() -> bool:
     try:
         with open("/proc/cpuinfo") as info:
@@ -58,9 +65,7 @@ def detect_hardware() -> Hardware:
             gpus.append({"name": props.name, "memory_gb": round(props.total_memory / 1024**3, 1)})
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     return Hardware(
-        cpu_cores=len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count() or 1,
+        cpu_cores=available_cores(),
         ram_gb=round(_ram_gb(), 1),
         cpu_bf16=_cpu_bf16(),
         gpus=gpus,
@@ -94,6 +99,18 @@ GPU_SPECS: dict[str, GpuSpec] = {
         GpuSpec("H200", 141, 989, 700),
     )
 }
+
+
+# GPUs without bf16 (compute capability < 8.0) that users still meet but GPU_SPECS does not list.
+NO_BF16_GPUS = ("V100", "T4", "P100", "P40", "K80", "GTX", "RTX 20", "TITAN")
+
+
+def gpu_has_bf16(name: str) -> bool:
+    """Whether a GPU (a GPU_SPECS key or a detected device name) computes in bf16."""
+    spec = gpu_spec(name)
+    if spec is not None:
+        return spec.bf16
+    return not any(tag in name for tag in NO_BF16_GPUS)
 
 
 def gpu_spec(name: str) -> GpuSpec | None:

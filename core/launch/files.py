@@ -16,8 +16,8 @@ import shlex
 
 import yaml
 
+from core.hardware import gpu_has_bf16
 from core.launch.batch import global_batch_size
-from core.launch.validate import NO_BF16_GPUS
 from core.settings import RunConfig
 
 ACCELERATE_FILE = "accelerate_config.yaml"
@@ -39,7 +39,7 @@ def resolved_precision(config: RunConfig, cpu: bool = False, gpu_name: str = "")
         return precision
     if cpu:
         return "fp32"
-    return "fp16" if any(tag in gpu_name for tag in NO_BF16_GPUS) else "bf16"
+    return "bf16" if not gpu_name or gpu_has_bf16(gpu_name) else "fp16"
 
 
 def _accelerate_precision(precision: str) -> str:

@@ -15,7 +15,7 @@ import importlib.util
 import ipaddress
 from dataclasses import dataclass
 
-from core.hardware import Hardware
+from core.hardware import Hardware, gpu_has_bf16
 from core.launch.batch import batch_for_global, data_parallel_size, global_batch_size
 from core.settings import RunConfig
 
@@ -24,8 +24,6 @@ ERROR, WARNING = "error", "warning"
 # (the same files still work on a GPU cluster).
 CONFIG, MACHINE = "config", "machine"
 RDZV_BACKENDS = ("c10d", "static", "etcd", "etcd-v2")
-# GPUs without bf16 (compute capability < 8.0) that users still meet; Hardware has no capability.
-NO_BF16_GPUS = ("V100", "T4", "P100", "P40", "K80", "GTX", "RTX 20", "TITAN")
 DEEPSPEED_OFFLOAD_OPTIMIZERS = ("adamw_torch", "adamw_torch_fused")
 
 
@@ -358,7 +356,7 @@ def _optimizer_problems(config: RunConfig) -> list[Problem]:
 def _precision_problems(config: RunConfig, hardware: Hardware) -> list[Problem]:
     precision = config.training.precision
     if precision == "bf16":
-        if hardware.gpus and any(tag in hardware.gpus[0]["name"] for tag in NO_BF16_GPUS):
+        if hardware.gpus and not gpu_has_bf16(hardware.gpus[0]["name"]):
             return [
                 Problem(
                     ERROR,

@@ -12,11 +12,8 @@ from __future__ import annotations
 import math
 import os
 
+from core.hardware import available_cores
 from core.settings import RunConfig
-
-
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def cpu_threads(cores: int, load: float, local_world: int = 1) -> int:
