@@ -1,6 +1,10 @@
 """Training throughput: the standard transformers + peft recipe against this app's path, side by side.
 
-    .venv/bin/python bench/train_throughput.py --steps 30 --rounds 3
+    .venv/bin/python bench/train_throughput.py --rounds 2   # one epoch per path and round
+
+By default each path runs one epoch of its setup's training rows (--steps 0), so both paths train
+on exactly the same rows and the tokens/s ratio is the ratio of wall times; a fixed --steps N
+compares different rows (the app's first batch holds the longest row, on purpose).
 
 Both paths run in ONE process, alternating (a b, b a, ...) so that load from other programs on a
 shared machine hits both alike; the ratios (b)/(a) are what to read. Two setups:
@@ -12,18 +16,21 @@ shared machine hits both alike; the ratios (b)/(a) are what to read. Two setups:
 (a) standard: Trainer + peft defaults, texts tokenised with truncation, dynamic padding
     (DataCollatorWithPadding; for causal LM DataCollatorForLanguageModeling, which pads the same way
     and copies labels), random sampler, torch's default threads.
-(b) app: `core.train.tasks.prepare_task`, `build_training_args`, `speed.set_cpu_threads` and the
-    StudioCallback, exactly as `python -m core.train` calls them.
+(b) app: `core.train.tasks.prepare_task` (tokens, fast dropout sampling), `build_training_args`,
+    `speed.set_cpu_threads`, `core.train.trainer.StudioTrainer` (length-bucketed batches, logits
+    only at trained positions) and the StudioCallback, exactly as `python -m core.train` uses them.
 
 Evaluation and checkpointing are off in both while timing; afterwards both models are scored by the
 same function on the same validation rows (classification: cross-entropy; causal LM: loss on the
-response tokens).
+response tokens). Round k trains both paths with seed + k: one epoch's eval loss moves a lot from
+seed to seed, so compare the spreads, not one number.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
@@ -43,6 +50,7 @@ from core.train import speed  # noqa: E402
 from core.train.callbacks import StopRequest, StudioCallback  # noqa: E402
 from core.train.recipe import build_training_args  # noqa: E402
 from core.train.tasks import prepare_task  # noqa: E402
+from core.train.trainer import StudioTrainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_THREADS = torch.get_num_threads()
@@ -260,7 +268,7 @@ def app_path(
     args = dataclasses.replace(
         args, eval_strategy="no", save_strategy="no", load_best_model_at_end=False
     )
-    trainer = Trainer(
+    trainer = StudioTrainer(
         model=prepared.model,
         args=args,
         train_dataset=prepared.datasets["train"],
@@ -310,26 +318,35 @@ def measure(path_fn, config: RunConfig, steps: int, work: Path, reference, peak:
 
 
 def run_setup(
-    name: str, config: RunConfig, steps: int, rounds: int, work: Path, packing: bool = False
+    name: str,
+    config: RunConfig,
+    steps: int,
+    rounds: int,
+    work: Path,
+    packing: bool = False,
+    thread_ablation: bool = False,
 ) -> dict:
+    """Each round trains every path once with the same seed (round k: the config's seed + k), so
+    the spread of final eval losses over rounds shows the seed-to-seed noise."""
     print(f"== {name}", flush=True)
     reference = prepare_task(config, resolve_model_path(config.model.name_or_path))
-    results = {"a": [], "b": [], "b_default_threads": []}
-    paths = {
-        "a": standard_path,
-        "b": app_path,
-        "b_default_threads": lambda c, s, w: app_path(c, s, w, default_threads=True),
-    }
+    if steps <= 0:  # one epoch: both paths see every training row once
+        steps = math.ceil(reference.n_train / config.training.per_device_train_batch_size)
+        print(f"  one epoch: {reference.n_train} rows, {steps} steps", flush=True)
+    paths = {"a": standard_path, "b": app_path}
+    if thread_ablation:
+        paths["b_default_threads"] = lambda c, s, w: app_path(c, s, w, default_threads=True)
     if packing and config.model.task == "causal_lm":
-        results["b_packed"] = []
         paths["b_packed"] = lambda c, s, w: app_path(c, s, w, packing=True)
+    results = {key: [] for key in paths}
     for round_index in range(rounds):
+        seeded = config.replace(training={"seed": config.training.seed + round_index})
         order = tuple(paths)
         order = order if round_index % 2 == 0 else order[::-1]
         for key in order:
             peak = max(matmul_tflops(), 1e-6)
             fn = paths[key]
-            results[key].append(measure(fn, config, steps, work, reference, peak))
+            results[key].append(measure(fn, seeded, steps, work, reference, peak))
             results[key][-1]["matmul_tflops"] = peak
             shown = {k: round(v, 4) for k, v in results[key][-1].items()}
             print(f"  round {round_index + 1} ({key}): {shown}", flush=True)
@@ -373,17 +390,25 @@ def summarise(name: str, results: dict) -> list[str]:
         for a, b in zip(results["a"], results["b"], strict=True)
     ]
     rows.append(f"| | (b)/(a) tokens/s per round: {', '.join(f'{r:.2f}' for r in ratios)} |")
+    for path in paths:
+        losses = ", ".join(f"{r['eval_loss']:.3f}" for r in results[path])
+        rows.append(f"| | {LABELS[path]} eval loss per seed: {losses} |")
     return rows
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=0, help="optimizer steps; 0: one epoch")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--setups", default="classification,causal_lm")
     parser.add_argument("--json", default="", help="also write the raw results here")
     parser.add_argument(
         "--packing", action="store_true", help="causal LM: also time the app with packing forced on"
+    )
+    parser.add_argument(
+        "--thread-ablation",
+        action="store_true",
+        help="also time the app's path with torch's default thread count",
     )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
@@ -391,7 +416,9 @@ def main(argv=None) -> int:
     configs = setup_configs(work)
     table, raw = [], {}
     for name in args.setups.split(","):
-        raw[name] = run_setup(name, configs[name], args.steps, args.rounds, work, args.packing)
+        raw[name] = run_setup(
+            name, configs[name], args.steps, args.rounds, work, args.packing, args.thread_ablation
+        )
         table += summarise(name, raw[name]) + [""]
     print("\n".join(table))
     if args.json:

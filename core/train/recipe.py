@@ -103,11 +103,12 @@ def out_of_memory_advice(config: RunConfig | None) -> str:
 def _train(
     config: RunConfig, run_dir: Path, stop: StopRequest, is_main: bool, resume, started: float
 ) -> dict:
-    from transformers import PrinterCallback, Trainer, set_seed
+    from transformers import PrinterCallback, set_seed
 
     from core.train import speed
     from core.train.batch_view import write_sample_batch
     from core.train.tasks import prepare_task, write_task_eval
+    from core.train.trainer import StudioTrainer, sparse_logits_apply
 
     threads = speed.set_cpu_threads()
     model_path = resolve_model_path(config.model.name_or_path)
@@ -115,7 +116,7 @@ def _train(
     prepared = prepare_task(config, model_path)
     args = build_training_args(config, run_dir, n_train=prepared.n_train)
     callback = StudioCallback(run_dir, stop, is_main, process_started=started)
-    trainer = Trainer(
+    trainer = StudioTrainer(
         model=prepared.model,
         args=args,
         train_dataset=prepared.datasets["train"],
@@ -127,7 +128,15 @@ def _train(
     )
     trainer.remove_callback(PrinterCallback)  # our callback prints one line per log instead
     if is_main:
-        features = speed.speed_features(config, prepared.packing, threads, prepared.cache_hit, args)
+        features = speed.speed_features(
+            config,
+            prepared.packing,
+            threads,
+            prepared.cache_hit,
+            args,
+            prepared.fast_dropout,
+            sparse_logits_apply(prepared.model, prepared.task),
+        )
         _describe_start(run_dir, prepared, features)
         write_sample_batch(run_dir, prepared)
     trainer.train(resume_from_checkpoint=_resume_point(run_dir, resume))

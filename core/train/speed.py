@@ -78,6 +78,22 @@ def use_packing(config: RunConfig) -> bool:
     return torch.cuda.is_available()
 
 
+def fast_dropout(model) -> int:
+    """On a CPU, sample the model's dropout masks with core.train.dropout (same distribution,
+    4-5x less time per layer); torch's own on CUDA, where its dropout kernel is already cheap.
+
+    Returns:
+        The number of dropout layers swapped (0 on CUDA).
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return 0
+    from core.train.dropout import use_fast_dropout
+
+    return use_fast_dropout(model)
+
+
 def make_collator(config: RunConfig, tokenizer, packing: bool):
     """The batch collator: padding-free flattening, or padding each batch to its longest row."""
     from transformers import (
@@ -93,7 +109,15 @@ def make_collator(config: RunConfig, tokenizer, packing: bool):
     return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True)
 
 
-def speed_features(config: RunConfig, packing: bool, threads: int, cache_hit: bool, args) -> list:
+def speed_features(
+    config: RunConfig,
+    packing: bool,
+    threads: int,
+    cache_hit: bool,
+    args,
+    fast_dropout: int = 0,
+    sparse_logits: bool = False,
+) -> list:
     """Plain-words list of the speed features in effect, for status.json and the log."""
     features = []
     if packing:
@@ -102,6 +126,10 @@ def speed_features(config: RunConfig, packing: bool, threads: int, cache_hit: bo
         features.append("dynamic padding (each batch padded to its longest row)")
     if config.training.group_by_length and not packing:
         features.append("length-grouped batches")
+    if fast_dropout:
+        features.append(f"fast dropout sampling ({fast_dropout} layers)")
+    if sparse_logits:
+        features.append("output head only at trained tokens")
     features.append("tokenisation cache: " + ("reused" if cache_hit else "built and saved"))
     if threads:
         features.append(f"CPU threads: {threads}")

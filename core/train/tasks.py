@@ -31,6 +31,7 @@ class PreparedTask:
     packing: bool = False
     cache_hit: bool = False
     compute_metrics: Any = None
+    fast_dropout: int = 0  # dropout layers sampling with core.train.dropout (CPU only)
 
 
 def prepare_task(config: RunConfig, model_path: str) -> PreparedTask:
@@ -41,8 +42,11 @@ def prepare_task(config: RunConfig, model_path: str) -> PreparedTask:
         ConfigError: a setting cannot run here (e.g. QLoRA without a GPU).
     """
     if config.model.task == "classification":
-        return _prepare_classification(config, model_path)
-    return _prepare_text(config, model_path)
+        prepared = _prepare_classification(config, model_path)
+    else:
+        prepared = _prepare_text(config, model_path)
+    prepared.fast_dropout = speed.fast_dropout(prepared.model)
+    return prepared
 
 
 def _prepare_classification(config: RunConfig, model_path: str) -> PreparedTask:
