@@ -14,6 +14,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from core import runs
+from core.train.health import LossWatch
 from core.train.stop import StopRequest
 
 
@@ -33,7 +34,8 @@ def memory_in_use_mb() -> float:
 
 
 class StudioCallback(TrainerCallback):
-    """Append metrics to metrics.jsonl, keep status.json current, stop on request or on NaN.
+    """Append metrics to metrics.jsonl, keep status.json current, stop on request or when the loss
+    goes wrong (core.train.health).
 
     Each logged record holds the Trainer's loss, learning_rate and grad_norm plus, over the steps
     since the previous record, step_time_s and tokens_per_s (real, non-pad tokens), and memory_mb.
@@ -59,6 +61,7 @@ class StudioCallback(TrainerCallback):
         self.train_seconds = 0.0  # step time since the last log, evaluation excluded
         self.steps_since_log = 0
         self.tokens_at_log = 0
+        self.watch = LossWatch()
 
     def _status(self, **fields):
         if self.is_main:
@@ -120,13 +123,17 @@ class StudioCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})
-        loss = logs.get("loss", logs.get("eval_loss"))
-        if loss is not None and not math.isfinite(loss):
-            self.failure = (
-                f"The loss became {loss} at step {state.global_step}: training diverged. "
-                "Lower the learning rate (e.g. by 10×) and start again; the checkpoints saved "
-                "before it are kept."
+        reason = None
+        if "loss" in logs:
+            reason = self.watch.update(
+                state.global_step, logs["loss"], self.run_dir / runs.CHECKPOINT_DIR
             )
+        elif "eval_loss" in logs and not math.isfinite(logs["eval_loss"]):
+            reason = LossWatch().update(
+                state.global_step, logs["eval_loss"], self.run_dir / runs.CHECKPOINT_DIR
+            )
+        if reason and not self.failure:
+            self.failure = reason
             control.should_training_stop = True
         record = {
             "step": state.global_step,

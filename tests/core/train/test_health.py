@@ -1,0 +1,52 @@
+"""The loss watch: NaN/inf and a loss climbing back above its start stop a run; noise does not."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from core.train.health import LossWatch
+
+
+def feed(losses, checkpoints=None):
+    watch = LossWatch()
+    for step, loss in enumerate(losses, start=1):
+        reason = watch.update(step * 10, loss, checkpoints)
+        if reason:
+            return step * 10, reason
+    return None, None
+
+
+def test_a_healthy_noisy_run_is_never_stopped():
+    rng = random.Random(0)
+    for seed_shift in range(20):
+        losses = [
+            max(0.02, 2.0 * math.exp(-i / 15) + rng.gauss(0, 0.15) + 0.01 * seed_shift)
+            for i in range(200)
+        ]
+        assert feed(losses) == (None, None)
+
+
+def test_a_low_loss_that_wobbles_below_its_start_is_not_divergence():
+    losses = [1.1, 0.6, 0.2, 0.05, 0.02, 0.09, 0.15, 0.12, 0.2, 0.1, 0.3, 0.25]
+    assert feed(losses) == (None, None)
+
+
+def test_a_loss_that_climbs_above_its_start_stops_the_run_and_names_the_last_good_checkpoint(
+    tmp_path,
+):
+    for step in (20, 40, 60, 80):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    losses = [2.0, 1.5, 1.0, 0.8, 0.7, 1.5, 3.0, 6.0, 12.0, 25.0, 50.0]
+    step, reason = feed(losses, tmp_path)
+    assert step is not None and step <= 110
+    assert "training diverged" in reason and "Lower the learning rate" in reason
+    # the best smoothed loss was at step 50: checkpoint-40 is the last one before the climb
+    assert "checkpoint-40" in reason
+
+
+def test_nan_or_inf_stops_at_once():
+    for bad in (math.nan, math.inf):
+        step, reason = feed([2.0, 1.8, bad])
+        assert step == 30 and f"became {bad}" in reason
+        assert "No checkpoint was saved before that" in reason
