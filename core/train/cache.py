@@ -4,6 +4,11 @@ The key hashes everything that changes the tokens: the data's content (its finge
 file's bytes), the tokenizer (its serialised vocabulary and chat template), the max length, the task,
 the column mapping, the split and whether prompts are trained on. A second run on the same data and
 model (or a resumed run) loads the tokens instead of tokenising again.
+
+The cache is pruned least-recently-used first to `$STUDIO_TOKEN_CACHE_GB` (default 4 GB) each
+time an entry is added; the entry just used is always kept, and leftovers of interrupted writes
+are removed after an hour. Pruning never touches a run: a running run that loaded tokens keeps its
+open files (Linux frees them when it closes them), and a new run rebuilds what it needs.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +25,12 @@ from core import runs
 from core.settings import RunConfig
 
 CACHE_VERSION = 1  # bump when the tokenisation code changes what it produces
+BUDGET_GB = 4.0  # default size of the token cache; $STUDIO_TOKEN_CACHE_GB overrides it
+STALE_TMP_S = 3600  # an unfinished write older than this was interrupted
+
+
+def cache_root() -> Path:
+    return runs.data_root() / "cache" / "tokens"
 
 
 def file_digest(path: str | Path) -> str:
@@ -85,10 +97,11 @@ def cached_datasets(key: str, build: Callable[[], dict]) -> tuple[dict, bool]:
     """
     from datasets import load_from_disk
 
-    folder = runs.data_root() / "cache" / "tokens" / key
+    folder = cache_root() / key
     done = folder / "splits.json"
     if done.exists():
         names = json.loads(done.read_text())
+        os.utime(done)  # last used now: pruning removes the least recently used first
         return {name: load_from_disk(str(folder / name)) for name in names}, True
     datasets = build()
     # Write to a private folder and rename it into place: concurrent ranks or runs never see half.
@@ -101,4 +114,49 @@ def cached_datasets(key: str, build: Callable[[], dict]) -> tuple[dict, bool]:
         os.replace(tmp, folder)
     except OSError:  # another process finished first; its copy is identical
         shutil.rmtree(tmp, ignore_errors=True)
+    prune(keep=key)
     return datasets, False
+
+
+def _size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def budget_bytes() -> int:
+    """The cache's size limit: $STUDIO_TOKEN_CACHE_GB, else BUDGET_GB."""
+    try:
+        gb = float(os.environ.get("STUDIO_TOKEN_CACHE_GB", BUDGET_GB))
+    except ValueError:
+        gb = BUDGET_GB
+    return int(max(0.0, gb) * 1e9)
+
+
+def prune(keep: str = "", budget: int | None = None) -> list[str]:
+    """Remove least recently used entries until the cache fits `budget` bytes (default
+    `budget_bytes()`), never the entry `keep`; remove interrupted writes older than an hour.
+
+    Returns:
+        The keys removed.
+    """
+    root = cache_root()
+    if not root.is_dir():
+        return []
+    budget = budget_bytes() if budget is None else budget
+    now, entries = time.time(), []
+    for folder in root.iterdir():
+        if folder.name.startswith("."):
+            if now - folder.stat().st_mtime > STALE_TMP_S:
+                shutil.rmtree(folder, ignore_errors=True)
+            continue
+        done = folder / "splits.json"
+        used = done.stat().st_mtime if done.exists() else folder.stat().st_mtime
+        entries.append((folder.name == keep, used, folder))
+    removed, total = [], 0
+    for is_kept, _used, folder in sorted(entries, key=lambda e: (not e[0], -e[1])):
+        size = _size(folder)
+        if is_kept or total + size <= budget:
+            total += size
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.name)
+    return removed
