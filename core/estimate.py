@@ -10,16 +10,19 @@ framework overhead. The activation coefficients in `ACTIVATION_BYTES` were count
 `torch.autograd.graph.saved_tensors_hooks` on transformers 5.24 Llama / BERT / T5 layers (LoRA on
 the attention query and value, fp32 and bf16), so they follow what autograd really keeps; the
 published GPU figures in tests/core/test_estimate.py and `bench/estimate_accuracy.py` check them.
-Time = tokens × FLOPs per token ÷ (devices × peak throughput × efficiency).
+Time = tokens × seconds per token ÷ devices (core.timing: matrix FLOPs at a calibrated efficiency,
+plus element-wise work on CPUs).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from core.catalog import ModelFacts, count_parameters, embedding_parameters
-from core.hardware import GPU_SPECS, HardwarePlan, cpu_throughput, gpu_has_bf16
+from core.catalog import ModelFacts, embedding_parameters
+from core.hardware import HardwarePlan, gpu_has_bf16
+from core.lora_shapes import adapter_parameters, lora_roles
 from core.settings import RunConfig
+from core.timing import Figure, flops_per_token, seconds_per_token, training_tokens
 
 GB = 1e9
 VERDICTS = ("fits", "tight", "won't fit")
@@ -46,14 +49,7 @@ QUANT_BYTES = {"none": 0, "8bit": 1.02, "4bit": 0.516}  # NF4 + double-quantised
 # Assumed cloud on-demand prices, $ per GPU-hour (editable: pass your own to EstimateOptions).
 PRICE_PER_GPU_HOUR = {"T4": 0.35, "L4": 0.80, "A10G": 1.00, "RTX 4090": 0.70, "L40S": 1.60,
                       "A100 40GB": 1.30, "A100 80GB": 1.80, "H100": 2.90, "H200": 3.80, "cpu": 0.0}
-_ROLE_NAMES = {"q_proj": "q", "query": "q", "q": "q", "q_lin": "q", "k_proj": "k", "key": "k",
-               "k": "k", "k_lin": "k", "v_proj": "v", "value": "v", "v": "v", "v_lin": "v",
-               "o_proj": "o", "o": "o", "out_proj": "o", "out_lin": "o", "gate_proj": "gate",
-               "wi_0": "gate", "up_proj": "up", "wi_1": "up", "wi": "up", "fc1": "up",
-               "lin1": "up", "down_proj": "down", "wo": "down", "fc2": "down", "lin2": "down"}
 # fmt: on
-GPU_EFFICIENCY = 0.35  # assumed share of peak FLOP/s that HF Trainer + PEFT reach (typical MFU)
-DEFAULT_ROLE_DIMS = ("q", "v")
 
 
 @dataclass
@@ -75,16 +71,6 @@ class EstimateOptions:
             raise ValueError(
                 f"quantization should be none, 8bit or 4bit, got {self.quantization!r}"
             )
-
-
-@dataclass
-class Figure:
-    """One estimated number with its unit and where it came from."""
-
-    value: float
-    unit: str
-    source: str  # "measured here", "calibrated" or "assumed"
-    note: str = ""
 
 
 @dataclass
@@ -163,46 +149,6 @@ def resolve_precision(config: RunConfig, plan: HardwarePlan) -> str:
     if plan.device == "cpu":
         return "fp32"
     return "bf16" if gpu_has_bf16(plan.device) else "fp16"
-
-
-def _role_dims(facts: ModelFacts) -> dict[str, tuple[int, int]]:
-    attn, kv = facts.heads * facts.head_dim, facts.kv_heads * facts.head_dim
-    h, i = facts.hidden, facts.intermediate
-    return {
-        "q": (h, attn),
-        "k": (h, kv),
-        "v": (h, kv),
-        "o": (attn, h),
-        "gate": (h, i),
-        "up": (h, i),
-        "down": (i, h),
-    }
-
-
-def lora_roles(config: RunConfig, facts: ModelFacts) -> list[str]:
-    """Which projections get an adapter: q/k/v/o/gate/up/down ("dense" in BERT is o, up, down)."""
-    names = config.lora.target_modules
-    if not names:
-        return list(DEFAULT_ROLE_DIMS)
-    if "all-linear" in names:
-        return ["q", "k", "v", "o", "up", "down"] + (["gate"] if facts.gated_mlp else [])
-    roles = set()
-    for name in names:
-        short = name.split(".")[-1]
-        roles.update(("o", "up", "down") if short == "dense" else (_ROLE_NAMES.get(short, "q"),))
-    return sorted(roles)
-
-
-def adapter_parameters(config: RunConfig, facts: ModelFacts) -> float:
-    """LoRA parameters: r × (in + out) per adapted projection, in every block."""
-    dims, roles = _role_dims(facts), lora_roles(config, facts)
-    attn_blocks = facts.layers + 2 * facts.decoder_layers  # decoder: self- and cross-attention
-    mlp_blocks = facts.layers + facts.decoder_layers
-    total = 0.0
-    for role in roles:
-        blocks = attn_blocks if role in ("q", "k", "v", "o") else mlp_blocks
-        total += blocks * config.lora.r * sum(dims[role])
-    return total
 
 
 def _shards(config: RunConfig, plan: HardwarePlan) -> dict[str, int]:
@@ -339,74 +285,6 @@ def verdict_for(peak_gb: float, capacity_gb: float) -> str:
     return "tight" if peak_gb > TIGHT_ABOVE * capacity_gb else "fits"
 
 
-def flops_per_token(config: RunConfig, facts: ModelFacts) -> float:
-    """Training FLOPs per token: matmuls (LoRA 4N, full 6N) + attention, + a forward if recomputing.
-
-    N counts the weights a token is multiplied by (embedding lookups are free, an output head is not).
-    """
-    n = count_parameters(facts) - embedding_parameters(facts)
-    if facts.architecture == "encoder":
-        n -= facts.context * facts.hidden  # learned positions are looked up too
-    elif config.model.task != "classification":
-        n += facts.vocab * facts.hidden  # the output head multiplies every token
-    causal = 0.5 if facts.architecture == "decoder" else 1.0
-    attention = (
-        4 * facts.layers * config.training.max_length * causal * facts.heads * facts.head_dim
-    )
-    forward = 2 * n + attention
-    total = (
-        forward * (3 if config.lora.method == "full" else 2) + attention
-    )  # backward: 2× attention
-    if config.training.gradient_checkpointing:
-        total += forward
-    return total
-
-
-def training_tokens(config: RunConfig, options: EstimateOptions) -> Figure:
-    """Tokens the run processes: data's tokens × epochs (+ padding), or the user's step count."""
-    length, train = config.training.max_length, config.training
-    per_step = train.per_device_train_batch_size * train.gradient_accumulation_steps * length
-    if train.max_steps > 0 and not options.dataset_tokens and not options.dataset_rows:
-        return Figure(train.max_steps * per_step, "tokens", "assumed", "max steps × full batches")
-    rows = options.dataset_rows or 1000
-    if options.dataset_tokens:
-        real, source = options.dataset_tokens, "measured here"
-    else:
-        real = rows * min(options.avg_tokens or length, length)
-        source = "measured here" if options.avg_tokens and options.dataset_rows else "assumed"
-    # dynamic padding with length-grouped batches pads ~10%; random batches pad to the longest
-    padded = real * (1.1 if train.group_by_length else 1.5)
-    if options.dataset_rows or not options.dataset_tokens:
-        padded = min(padded, rows * length)  # no row is longer than the max length
-    tokens = padded * train.num_train_epochs
-    if train.max_steps > 0:
-        tokens = min(tokens, train.max_steps * per_step)
-    known = options.dataset_rows or options.dataset_tokens
-    note = "" if known else "1000 rows assumed; choose data for a real count"
-    return Figure(tokens, "tokens", source, note)
-
-
-def _throughput(config, plan, options, precision) -> tuple[float, float, str]:
-    """(peak FLOP/s of one device, efficiency, source)."""
-    if plan.device == "cpu":
-        tflops, efficiency, source = cpu_throughput(precision)
-    else:
-        spec = GPU_SPECS.get(plan.device)
-        tflops = plan.tflops or (spec.bf16_tflops if spec else 100.0)
-        if precision == "fp32":  # TF32 tensor cores: half the 16-bit rate (the T4 has none)
-            tflops /= 8 if plan.device == "T4" else 2
-        efficiency = GPU_EFFICIENCY * (0.7 if options.quantization == "4bit" else 1.0)
-        source = "assumed"
-    if options.efficiency:
-        efficiency = options.efficiency
-    par = config.parallel
-    if plan.devices > 1:  # communication: gradients every step, or whole weights when sharded
-        efficiency *= 0.8 if par.strategy in ("fsdp", "deepspeed") else 0.9
-    if par.offload_optimizer != "none" or par.offload_params != "none" or par.fsdp_cpu_offload:
-        efficiency *= 0.5
-    return tflops * 1e12, efficiency, source
-
-
 def estimate(
     config: RunConfig,
     facts: ModelFacts,
@@ -433,8 +311,10 @@ def estimate(
     verdict = verdict_for(memory.total, capacity)
     tokens = training_tokens(config, options)
     per_token = flops_per_token(config, facts)
-    peak, efficiency, speed_source = _throughput(config, plan, options, precision)
-    hours = tokens.value * per_token / (plan.devices * peak * efficiency) / 3600
+    per_token_s, speed_source, speed_note = seconds_per_token(
+        config, facts, plan, options, precision
+    )
+    hours = tokens.value * per_token_s / plan.devices / 3600
     price = options.prices.get(plan.device, 0.0)
     kwh = plan.devices * plan.power_w * hours / 1000
     result = Estimate(
@@ -444,7 +324,7 @@ def estimate(
         device_label=plan.label,
         tokens=tokens,
         flops_per_token=per_token,
-        hours=Figure(hours, "hours", speed_source, f"efficiency {efficiency:.0%} of peak"),
+        hours=Figure(hours, "hours", speed_source, speed_note),
         cost_usd=Figure(
             hours * plan.devices * price, "$", "assumed", f"${price:.2f} per device-hour (editable)"
         ),

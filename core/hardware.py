@@ -203,7 +203,13 @@ def plan_from_hardware(
 # Measured on the reference CPU (2 cores, AVX-512 + AMX) in /work/shared/ENGINES.md; used only until
 # this machine has been measured by calibrate_cpu().
 ASSUMED_CPU_TFLOPS = {"fp32": 0.43, "bf16": 2.6}
-ASSUMED_CPU_EFFICIENCY = 0.3
+# Training matmuls run at the rate the 1024² matmul measures (core.timing adds element-wise work
+# separately); bench/estimate_accuracy.py holds this to measured step times.
+ASSUMED_CPU_EFFICIENCY = 1.0
+ASSUMED_ELEMENTWISE_GELEMS = 4.3  # fp32 `a * b` on 2M elements, G results/s (measured here)
+# Real element-wise time ÷ counted passes at that rate (strided and transposed tensors, per-op
+# overhead): fitted by bench/estimate_accuracy.py on this machine, 2026-11-27.
+ASSUMED_ELEMENTWISE_FACTOR = 3.9
 
 
 def calibration_file() -> Path:
@@ -222,7 +228,7 @@ def read_calibration() -> dict:
 
 
 def write_calibration(**values) -> dict:
-    """Merge values (e.g. training_efficiency) into the cached calibration file."""
+    """Merge values (e.g. elementwise_factor) into the cached calibration file."""
     data = read_calibration() | values
     path = calibration_file()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -245,6 +251,22 @@ def _matmul_tflops(dtype_name: str, size: int = 1024, seconds: float = 0.3) -> f
     return 2 * size**3 * runs / cpu_seconds * torch.get_num_threads() / 1e12
 
 
+def _elementwise_gelems(elements: int = 1 << 21, seconds: float = 0.2) -> float:
+    """Element-wise throughput (billions of output elements per second) of `a * b` on fp32
+    activations of training size, each result a fresh tensor as in autograd: what layer norms,
+    activations, dropout and residual adds run at."""
+    import torch
+
+    a, b = torch.randn(elements), torch.randn(elements)
+    a * b
+    runs, start, cpu_start = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds:
+        a * b
+        runs += 1
+    cpu_seconds = max(time.process_time() - cpu_start, 1e-9)
+    return elements * runs / cpu_seconds * torch.get_num_threads() / 1e9
+
+
 def calibrate_cpu(force: bool = False) -> dict:
     """Measure this CPU's fp32 (and bf16) matmul throughput once and cache it (about 1 s).
 
@@ -256,10 +278,25 @@ def calibrate_cpu(force: bool = False) -> dict:
         return cached
     import torch
 
-    measured = {"fp32": round(_matmul_tflops("fp32"), 4), "threads": torch.get_num_threads()}
+    measured = {
+        "fp32": round(_matmul_tflops("fp32"), 4),
+        "elementwise_gelems": round(_elementwise_gelems(), 3),
+        "threads": torch.get_num_threads(),
+    }
     if _cpu_bf16():
         measured["bf16"] = round(_matmul_tflops("bf16"), 4)
     return write_calibration(**measured)
+
+
+def cpu_elementwise() -> tuple[float, float, str]:
+    """(element rate in G elements/s, fitted factor, source) for this CPU's element-wise work
+    (core.timing); never measures, like cpu_throughput."""
+    cached = read_calibration()
+    rate = cached.get("elementwise_gelems")
+    factor = cached.get("elementwise_factor")
+    if rate:
+        return rate, factor or ASSUMED_ELEMENTWISE_FACTOR, "calibrated" if factor else "measured here"
+    return ASSUMED_ELEMENTWISE_GELEMS, ASSUMED_ELEMENTWISE_FACTOR, "assumed"
 
 
 def cpu_throughput(precision: str) -> tuple[float, float, str]:
@@ -270,7 +307,8 @@ def cpu_throughput(precision: str) -> tuple[float, float, str]:
     cached = read_calibration()
     key = "bf16" if precision in ("bf16", "fp16") and cached.get("bf16") else "fp32"
     if cached.get(key):
-        efficiency = cached.get(f"training_efficiency_{key}", cached.get("training_efficiency"))
+        # (the key changed with core.timing: an old "training_efficiency" meant something else)
+        efficiency = cached.get(f"matmul_efficiency_{key}")
         source = "calibrated" if efficiency else "measured here"
         return cached[key], efficiency or ASSUMED_CPU_EFFICIENCY, source
     key = "bf16" if precision in ("bf16", "fp16") and _cpu_bf16() else "fp32"

@@ -7,17 +7,16 @@ import pytest
 from core.catalog import facts_from_config, find_in_catalog
 from core.estimate import (
     EstimateOptions,
-    adapter_parameters,
     compare_strategies,
     estimate,
     estimate_memory,
-    flops_per_token,
     format_duration,
-    training_tokens,
 )
 from core.hardware import HardwarePlan, plan_gpus, write_calibration
 from core.plots.estimate import memory_breakdown_chart, strategy_comparison_chart
+from core.lora_shapes import adapter_parameters
 from core.settings import RunConfig
+from core.timing import elementwise_per_token, flops_per_token, training_tokens
 
 
 def _run(model, task="causal_lm", lora=None, **training):
@@ -214,7 +213,7 @@ def test_time_cost_and_energy_scale_as_they_should():
     assert one.cost_usd.value == pytest.approx(one.hours.value * 2.90)
     assert one.energy_kwh.value == pytest.approx(one.hours.value * 0.7)
     assert one.co2_kg.value == pytest.approx(one.energy_kwh.value * 0.1)
-    assert one.tokens.value == pytest.approx(11_000_000) and one.tokens.source == "measured here"
+    assert one.tokens.value == pytest.approx(10_500_000) and one.tokens.source == "measured here"
     cheaper = estimate(
         config,
         facts,
@@ -238,11 +237,35 @@ def test_cpu_time_uses_the_calibration_and_says_so(tmp_path, monkeypatch):
     facts, cpu = find_in_catalog(config.model.name_or_path), HardwarePlan("cpu", memory_gb=24)
     assumed = estimate(config, facts, cpu)
     assert assumed.hours.source == "assumed" and assumed.memory_source == "calibrated"
-    write_calibration(fp32=0.43, training_efficiency_fp32=0.15)
+    write_calibration(
+        fp32=0.43, matmul_efficiency_fp32=0.15, elementwise_gelems=0.8, elementwise_factor=1.5
+    )
     calibrated = estimate(config, facts, cpu)
     assert calibrated.hours.source == "calibrated"
-    assert calibrated.hours.value == pytest.approx(assumed.hours.value * 0.3 / 0.15)
+    tokens = calibrated.tokens.value
+    matmul = tokens * flops_per_token(config, facts) / (0.43e12 * 0.15)
+    elementwise = tokens * 1.5 * elementwise_per_token(config, facts) / 0.8e9
+    assert calibrated.hours.value * 3600 == pytest.approx(matmul + elementwise)
+    assert "element-wise" in calibrated.hours.note and "15%" in calibrated.hours.note
     assert "GB of 24 GB" in calibrated.summary()
+
+
+def test_element_work_grows_with_width_vocabulary_adapters_and_checkpointing():
+    facts = find_in_catalog("Qwen/Qwen2.5-0.5B")
+    base = _run("Qwen/Qwen2.5-0.5B")
+    small = elementwise_per_token(base, facts)
+    assert elementwise_per_token(base.replace(lora={"target_modules": ["all-linear"]}), facts) > small
+    assert elementwise_per_token(base.replace(training={"gradient_checkpointing": True}), facts) == (
+        pytest.approx(small * 4 / 3)
+    )
+    classifier = elementwise_per_token(base.replace(model={"task": "classification"}), facts)
+    assert small - classifier == pytest.approx(5 * facts.vocab)  # the LM head's softmax
+    bert = find_in_catalog("google-bert/bert-base-uncased")
+    short, long = (
+        elementwise_per_token(_run("google-bert/bert-base-uncased", "classification", max_length=n), bert)
+        for n in (128, 512)
+    )
+    assert long > short  # unfused attention probabilities grow with the sequence
 
 
 def test_the_estimate_is_instant():

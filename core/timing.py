@@ -1,0 +1,170 @@
+"""How long a run takes: tokens, the work per token, and how fast this device does that work.
+
+Time per token = matrix FLOPs ÷ (peak FLOP/s × efficiency) + element-wise work ÷ element rate.
+
+- Matrix FLOPs: LoRA on a frozen base costs about 4N per token (forward 2N, backward through the
+  activations 2N), full fine-tuning 6N, plus attention; checkpointing recomputes a forward.
+- Element-wise work: layer norms, activations, rotary embeddings, residual adds, dropout, the
+  adapters' scaling and the loss's softmax touch every activation several times without any
+  matrix multiply. On a CPU they decide the step time of small models (a 256-wide model spends
+  more time there than in its matmuls), so they get their own term: passes over activation
+  elements, counted per architecture below, ÷ the element rate measured on this machine
+  (core.hardware.calibrate_cpu). On GPUs the assumed efficiency covers them.
+- Efficiency and the element-work factor are fitted by bench/estimate_accuracy.py on two of its
+  configurations (one matmul-bound, one element-bound) and stored in the calibration file; the
+  other configurations are held out to check the fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.catalog import ModelFacts, count_parameters, embedding_parameters
+from core.hardware import GPU_SPECS, HardwarePlan, cpu_elementwise, cpu_throughput
+from core.lora_shapes import lora_roles, role_blocks, role_dims
+from core.settings import RunConfig
+
+if TYPE_CHECKING:
+    from core.estimate import EstimateOptions
+
+SOURCES = ("assumed", "measured here", "calibrated")  # weakest first
+GPU_EFFICIENCY = 0.35  # assumed share of peak FLOP/s that HF Trainer + PEFT reach (typical MFU)
+LENGTH_GROUPED_PADDING = 1.05  # computed / real tokens with length-bucketed batches (measured 3-5%)
+RANDOM_BATCH_PADDING = 1.5  # random batches padded to their longest row (measured 45-52%)
+
+# Element-wise passes per token, forward + backward, counted from the ops of transformers 5.24
+# layers (each op reads its input and writes a new tensor once; a backward op about twice):
+# - decoder block: 2 RMSNorms (~10 passes each over hidden: cast, square, mean, scale, weight),
+#   rotary on q and k (~12), attention reshapes (~8), 2 residual adds (~4) → 44 × hidden;
+#   SwiGLU: SiLU + multiply → 6 × intermediate (a plain GELU MLP: 3);
+# - encoder block: 2 fused LayerNorms (~7 each), 2 hidden dropouts (~3 each), reshapes and adds
+#   (~12) → 32 × hidden; GELU → 3 × intermediate; attention probabilities when the kernel is not
+#   fused (softmax, dropout, their backward) → 8 × heads × sequence length;
+# - each adapted projection: dropout (2 × in), scaling and sum (3 × out);
+# - causal-LM head: logits, log-softmax and its backward → 5 × vocabulary.
+ELEMENTWISE_PASSES = {
+    "decoder": (44, 6),
+    "encoder": (32, 3),
+    "encoder-decoder": (44, 6),
+}
+ATTENTION_PROB_PASSES = 8
+LORA_IN_PASSES, LORA_OUT_PASSES = 2, 3
+HEAD_PASSES = 5
+
+
+@dataclass
+class Figure:
+    """One estimated number with where it came from (shown next to it in the app)."""
+
+    value: float
+    unit: str
+    source: str  # "measured here", "calibrated", "assumed" or "published"
+    note: str = ""
+
+
+def flops_per_token(config: RunConfig, facts: ModelFacts) -> float:
+    """Training FLOPs per token: matmuls (LoRA 4N, full 6N) + attention, + a forward if recomputing.
+
+    N counts the weights a token is multiplied by (embedding lookups are free, an output head is not).
+    """
+    n = count_parameters(facts) - embedding_parameters(facts)
+    if facts.architecture == "encoder":
+        n -= facts.context * facts.hidden  # learned positions are looked up too
+    elif config.model.task != "classification":
+        n += facts.vocab * facts.hidden  # the output head multiplies every token
+    causal = 0.5 if facts.architecture == "decoder" else 1.0
+    attention = (
+        4 * facts.layers * config.training.max_length * causal * facts.heads * facts.head_dim
+    )
+    forward = 2 * n + attention
+    total = (
+        forward * (3 if config.lora.method == "full" else 2) + attention
+    )  # backward: 2× attention
+    if config.training.gradient_checkpointing:
+        total += forward
+    return total
+
+
+def elementwise_per_token(config: RunConfig, facts: ModelFacts) -> float:
+    """Element-wise passes over activation elements per token, forward + backward (see above)."""
+    per_hidden, per_inner = ELEMENTWISE_PASSES.get(facts.architecture, (44, 6))
+    if not facts.gated_mlp:
+        per_inner = min(per_inner, 3)
+    blocks = facts.layers + facts.decoder_layers
+    total = blocks * (per_hidden * facts.hidden + per_inner * facts.intermediate)
+    if facts.architecture == "encoder":  # BERT-style attention runs unfused with dropout
+        total += (
+            facts.layers * ATTENTION_PROB_PASSES * facts.heads * config.training.max_length
+        )
+    if config.lora.method == "lora":
+        dims = role_dims(facts)
+        for role in lora_roles(config, facts):
+            d_in, d_out = dims[role]
+            total += role_blocks(facts, role) * (LORA_IN_PASSES * d_in + LORA_OUT_PASSES * d_out)
+    if config.model.task != "classification":
+        total += HEAD_PASSES * facts.vocab
+    if config.training.gradient_checkpointing:
+        total *= 4 / 3  # the forward third is done twice
+    return total
+
+
+def training_tokens(config: RunConfig, options: EstimateOptions) -> Figure:
+    """Tokens the run processes: data's tokens × epochs (+ padding), or the user's step count."""
+    length, train = config.training.max_length, config.training
+    per_step = train.per_device_train_batch_size * train.gradient_accumulation_steps * length
+    if train.max_steps > 0 and not options.dataset_tokens and not options.dataset_rows:
+        return Figure(train.max_steps * per_step, "tokens", "assumed", "max steps × full batches")
+    rows = options.dataset_rows or 1000
+    if options.dataset_tokens:
+        real, source = options.dataset_tokens, "measured here"
+    else:
+        real = rows * min(options.avg_tokens or length, length)
+        source = "measured here" if options.avg_tokens and options.dataset_rows else "assumed"
+    padded = real * (LENGTH_GROUPED_PADDING if train.group_by_length else RANDOM_BATCH_PADDING)
+    if options.dataset_rows or not options.dataset_tokens:
+        padded = min(padded, rows * length)  # no row is longer than the max length
+    tokens = padded * train.num_train_epochs
+    if train.max_steps > 0:
+        tokens = min(tokens, train.max_steps * per_step)
+    known = options.dataset_rows or options.dataset_tokens
+    note = "" if known else "1000 rows assumed; choose data for a real count"
+    return Figure(tokens, "tokens", source, note)
+
+
+def throughput(
+    config: RunConfig, plan: HardwarePlan, options: EstimateOptions, precision: str
+) -> tuple[float, float, str]:
+    """(peak FLOP/s of one device, efficiency, source)."""
+    if plan.device == "cpu":
+        tflops, efficiency, source = cpu_throughput(precision)
+    else:
+        spec = GPU_SPECS.get(plan.device)
+        tflops = plan.tflops or (spec.bf16_tflops if spec else 100.0)
+        if precision == "fp32":  # TF32 tensor cores: half the 16-bit rate (the T4 has none)
+            tflops /= 8 if plan.device == "T4" else 2
+        efficiency = GPU_EFFICIENCY * (0.7 if options.quantization == "4bit" else 1.0)
+        source = "assumed"
+    if options.efficiency:
+        efficiency = options.efficiency
+    par = config.parallel
+    if plan.devices > 1:  # communication: gradients every step, or whole weights when sharded
+        efficiency *= 0.8 if par.strategy in ("fsdp", "deepspeed") else 0.9
+    if par.offload_optimizer != "none" or par.offload_params != "none" or par.fsdp_cpu_offload:
+        efficiency *= 0.5
+    return tflops * 1e12, efficiency, source
+
+
+def seconds_per_token(
+    config: RunConfig, facts: ModelFacts, plan: HardwarePlan, options: EstimateOptions, precision
+) -> tuple[float, str, str]:
+    """(seconds per token on one device, source, note): matrix work + element-wise work (CPU)."""
+    peak, efficiency, source = throughput(config, plan, options, precision)
+    seconds = flops_per_token(config, facts) / (peak * efficiency)
+    note = f"efficiency {efficiency:.0%} of peak"
+    if plan.device == "cpu":
+        rate, factor, element_source = cpu_elementwise()
+        seconds += factor * elementwise_per_token(config, facts) / (rate * 1e9)
+        note += f" + element-wise work at {rate:.2g} G elements/s"
+        source = min(source, element_source, key=SOURCES.index)  # the weaker of the two
+    return seconds, source, note
