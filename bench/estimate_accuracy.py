@@ -191,7 +191,9 @@ def fit(rows: list, efficiency: float) -> float:
     (core.hardware.ASSUMED_CPU_EFFICIENCY). Fitting both on two rows was tried and is
     ill-conditioned (both kinds of work grow with width and tokens): it returned an efficiency
     of 2.0 and a factor of 5.7, a fit without meaning."""
-    return sum((r["step_s"] - r["matmul_s"] / efficiency) / r["element_s"] for r in rows) / len(rows)
+    return sum((r["step_s"] - r["matmul_s"] / efficiency) / r["element_s"] for r in rows) / len(
+        rows
+    )
 
 
 def main() -> None:

@@ -295,7 +295,11 @@ def cpu_elementwise() -> tuple[float, float, str]:
     rate = cached.get("elementwise_gelems")
     factor = cached.get("elementwise_factor")
     if rate:
-        return rate, factor or ASSUMED_ELEMENTWISE_FACTOR, "calibrated" if factor else "measured here"
+        return (
+            rate,
+            factor or ASSUMED_ELEMENTWISE_FACTOR,
+            "calibrated" if factor else "measured here",
+        )
     return ASSUMED_ELEMENTWISE_GELEMS, ASSUMED_ELEMENTWISE_FACTOR, "assumed"
 
 

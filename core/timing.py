@@ -94,9 +94,7 @@ def elementwise_per_token(config: RunConfig, facts: ModelFacts) -> float:
     blocks = facts.layers + facts.decoder_layers
     total = blocks * (per_hidden * facts.hidden + per_inner * facts.intermediate)
     if facts.architecture == "encoder":  # BERT-style attention runs unfused with dropout
-        total += (
-            facts.layers * ATTENTION_PROB_PASSES * facts.heads * config.training.max_length
-        )
+        total += facts.layers * ATTENTION_PROB_PASSES * facts.heads * config.training.max_length
     if config.lora.method == "lora":
         dims = role_dims(facts)
         for role in lora_roles(config, facts):

@@ -8,16 +8,15 @@ from core.catalog import (
     ModelSourceError,
     filter_models,
     find_in_catalog,
-    fits_hardware,
     list_cached_models,
     read_local_model,
-    recommend_models,
     resolve_model,
 )
 from core.estimate import EstimateOptions, compare_strategies, estimate
 from core.hardware import GPU_SPECS, calibrate_cpu, plan_from_hardware, plan_gpus
 from core.models import ModelError, check_model_source
 from core.plots.estimate import memory_breakdown_chart, strategy_comparison_chart
+from core.recommend import fits_hardware, recommend_models
 from core.settings import EMBEDDED_MODEL, TASKS
 from pages.common import get_config, hardware, next_button, require_router, set_config, stepper
 

@@ -13,14 +13,13 @@ from core.catalog import (
     fetch_hub_model,
     filter_models,
     find_in_catalog,
-    fits_hardware,
     list_cached_models,
     read_local_model,
-    recommend_models,
     resolve_model,
 )
 from core.estimate import estimate_memory
 from core.hardware import HardwarePlan, plan_gpus
+from core.recommend import fits_hardware, recommend_models
 from core.settings import EMBEDDED_MODEL, RunConfig
 
 

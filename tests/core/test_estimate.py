@@ -13,8 +13,8 @@ from core.estimate import (
     format_duration,
 )
 from core.hardware import HardwarePlan, plan_gpus, write_calibration
-from core.plots.estimate import memory_breakdown_chart, strategy_comparison_chart
 from core.lora_shapes import adapter_parameters
+from core.plots.estimate import memory_breakdown_chart, strategy_comparison_chart
 from core.settings import RunConfig
 from core.timing import elementwise_per_token, flops_per_token, training_tokens
 
@@ -254,15 +254,19 @@ def test_element_work_grows_with_width_vocabulary_adapters_and_checkpointing():
     facts = find_in_catalog("Qwen/Qwen2.5-0.5B")
     base = _run("Qwen/Qwen2.5-0.5B")
     small = elementwise_per_token(base, facts)
-    assert elementwise_per_token(base.replace(lora={"target_modules": ["all-linear"]}), facts) > small
-    assert elementwise_per_token(base.replace(training={"gradient_checkpointing": True}), facts) == (
-        pytest.approx(small * 4 / 3)
+    assert (
+        elementwise_per_token(base.replace(lora={"target_modules": ["all-linear"]}), facts) > small
     )
+    assert elementwise_per_token(
+        base.replace(training={"gradient_checkpointing": True}), facts
+    ) == (pytest.approx(small * 4 / 3))
     classifier = elementwise_per_token(base.replace(model={"task": "classification"}), facts)
     assert small - classifier == pytest.approx(5 * facts.vocab)  # the LM head's softmax
     bert = find_in_catalog("google-bert/bert-base-uncased")
     short, long = (
-        elementwise_per_token(_run("google-bert/bert-base-uncased", "classification", max_length=n), bert)
+        elementwise_per_token(
+            _run("google-bert/bert-base-uncased", "classification", max_length=n), bert
+        )
         for n in (128, 512)
     )
     assert long > short  # unfused attention probabilities grow with the sequence

@@ -4,11 +4,11 @@ import pytest
 
 from core import hardware
 from core.hardware import (
-    cpu_elementwise,
     GPU_SPECS,
     Hardware,
     HardwarePlan,
     calibrate_cpu,
+    cpu_elementwise,
     cpu_throughput,
     detect_hardware,
     gpu_spec,
@@ -90,6 +90,10 @@ def test_calibration_is_measured_once_then_read_from_the_cache(tmp_path, monkeyp
     write_calibration(matmul_efficiency_fp32=0.5)
     assert cpu_throughput("fp32") == (measured["fp32"], 0.5, "calibrated")
     rate = measured["elementwise_gelems"]
-    assert rate > 0 and cpu_elementwise() == (rate, hardware.ASSUMED_ELEMENTWISE_FACTOR, "measured here")
+    assert rate > 0 and cpu_elementwise() == (
+        rate,
+        hardware.ASSUMED_ELEMENTWISE_FACTOR,
+        "measured here",
+    )
     write_calibration(elementwise_factor=1.7)
     assert cpu_elementwise() == (rate, 1.7, "calibrated")
