@@ -22,7 +22,13 @@ from core.catalog import ModelFacts, embedding_parameters
 from core.hardware import HardwarePlan, gpu_has_bf16
 from core.lora_shapes import adapter_parameters, lora_roles
 from core.settings import RunConfig
-from core.timing import Figure, flops_per_token, seconds_per_token, training_tokens
+from core.timing import (
+    Figure,
+    evaluation_tokens,
+    flops_per_token,
+    seconds_per_token,
+    training_tokens,
+)
 
 GB = 1e9
 VERDICTS = ("fits", "tight", "won't fit")
@@ -314,7 +320,9 @@ def estimate(
     per_token_s, speed_source, speed_note = seconds_per_token(
         config, facts, plan, options, precision
     )
-    hours = tokens.value * per_token_s / plan.devices / 3600
+    evaluation = evaluation_tokens(config, options, tokens.value)
+    hours = (tokens.value + evaluation) * per_token_s / plan.devices / 3600
+    speed_note += f"; evaluation adds {evaluation / max(tokens.value, 1):.0%}"
     price = options.prices.get(plan.device, 0.0)
     kwh = plan.devices * plan.power_w * hours / 1000
     result = Estimate(

@@ -32,6 +32,8 @@ SOURCES = ("assumed", "measured here", "calibrated")  # weakest first
 GPU_EFFICIENCY = 0.35  # assumed share of peak FLOP/s that HF Trainer + PEFT reach (typical MFU)
 LENGTH_GROUPED_PADDING = 1.05  # computed / real tokens with length-bucketed batches (measured 3-5%)
 RANDOM_BATCH_PADDING = 1.5  # random batches padded to their longest row (measured 45-52%)
+EVALUATIONS = 6  # the app evaluates about 5 times per run (eval_steps = steps // 5) and at the end
+EVAL_TOKEN_COST = 0.4  # a forward-only token: half the matmuls, a third of the element-wise work
 
 # Element-wise passes per token, forward + backward, counted from the ops of transformers 5.24
 # layers (each op reads its input and writes a new tensor once; a backward op about twice):
@@ -128,6 +130,25 @@ def training_tokens(config: RunConfig, options: EstimateOptions) -> Figure:
     known = options.dataset_rows or options.dataset_tokens
     note = "" if known else "1000 rows assumed; choose data for a real count"
     return Figure(tokens, "tokens", source, note)
+
+
+def evaluation_tokens(config: RunConfig, options: EstimateOptions, train_tokens: float) -> float:
+    """Training-token equivalents of the run's evaluations: validation tokens × evaluations ×
+    EVAL_TOKEN_COST. Validation is `validation_fraction` of the data (the training split is the
+    rest); evaluations follow eval_steps when it is set, else the app's ~5 per run + 1 at the end.
+    """
+    t, fraction = config.training, config.data.validation_fraction
+    epochs = max(t.num_train_epochs, 1e-9)
+    per_epoch = train_tokens / epochs
+    validation = per_epoch * fraction / (1 - fraction)
+    evaluations = EVALUATIONS
+    if t.eval_steps > 0 and options.dataset_rows:
+        per_step = t.per_device_train_batch_size * t.gradient_accumulation_steps
+        steps = options.dataset_rows * epochs / per_step
+        if t.max_steps > 0:
+            steps = min(steps, t.max_steps)
+        evaluations = int(steps // t.eval_steps) + 1
+    return validation * evaluations * EVAL_TOKEN_COST
 
 
 def throughput(

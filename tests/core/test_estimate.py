@@ -16,7 +16,13 @@ from core.hardware import HardwarePlan, plan_gpus, write_calibration
 from core.lora_shapes import adapter_parameters
 from core.plots.estimate import memory_breakdown_chart, strategy_comparison_chart
 from core.settings import RunConfig
-from core.timing import elementwise_per_token, flops_per_token, training_tokens
+from core.timing import (
+    EVAL_TOKEN_COST,
+    elementwise_per_token,
+    evaluation_tokens,
+    flops_per_token,
+    training_tokens,
+)
 
 
 def _run(model, task="causal_lm", lora=None, **training):
@@ -243,11 +249,25 @@ def test_cpu_time_uses_the_calibration_and_says_so(tmp_path, monkeypatch):
     calibrated = estimate(config, facts, cpu)
     assert calibrated.hours.source == "calibrated"
     tokens = calibrated.tokens.value
+    tokens += evaluation_tokens(config, EstimateOptions(), tokens)
     matmul = tokens * flops_per_token(config, facts) / (0.43e12 * 0.15)
     elementwise = tokens * 1.5 * elementwise_per_token(config, facts) / 0.8e9
     assert calibrated.hours.value * 3600 == pytest.approx(matmul + elementwise)
     assert "element-wise" in calibrated.hours.note and "15%" in calibrated.hours.note
     assert "GB of 24 GB" in calibrated.summary()
+
+
+def test_evaluations_add_forward_passes_over_the_validation_rows():
+    config = _run("x", num_train_epochs=2, per_device_train_batch_size=10)
+    config.data.validation_fraction = 0.2
+    # 2 epochs of 800 tokens: 200 validation tokens, evaluated ~6 times at a forward's cost
+    assert evaluation_tokens(config, EstimateOptions(), 1600) == pytest.approx(
+        200 * 6 * EVAL_TOKEN_COST
+    )
+    every = config.replace(training={"eval_steps": 10})  # 100 rows x 2 epochs / 10 = 20 steps
+    assert evaluation_tokens(every, EstimateOptions(dataset_rows=100), 1600) == pytest.approx(
+        200 * 3 * EVAL_TOKEN_COST
+    )
 
 
 def test_element_work_grows_with_width_vocabulary_adapters_and_checkpointing():
