@@ -1,10 +1,12 @@
 """What makes a step fast, chosen per task and device, and the list of what is on.
 
-Measured on the 2-core CPU (bench/train_throughput.py, BENCHMARKS.md): dynamic padding with
-length-grouped batches is the big win on short, varied texts. Padding-free packing concatenates a
-batch into one row with `position_ids` restarting per example (transformers then masks attention
-across examples); on a GPU with FlashAttention this costs nothing extra, but on a CPU the attention
-over the one long row is computed densely, so packing is only the default on CUDA.
+Measured on the 2-core CPU (bench/train_throughput.py, BENCHMARKS.md): length-bucketed batches
+(core.train.sampler) are the big win on short, varied texts; dropout sampled by Poisson splitting
+(core.train.dropout) and the output head only at trained tokens (core.train.trainer) do the rest.
+Padding-free packing concatenates a batch into one row with `position_ids` restarting per example
+(transformers then masks attention across examples); on a GPU with FlashAttention this costs
+nothing extra, but on a CPU the attention over the one long row is computed densely, so packing is
+only the default on CUDA.
 """
 
 from __future__ import annotations
