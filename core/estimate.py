@@ -27,6 +27,7 @@ from core.timing import (
     evaluation_tokens,
     flops_per_token,
     seconds_per_token,
+    startup_seconds,
     training_tokens,
 )
 
@@ -321,8 +322,11 @@ def estimate(
         config, facts, plan, options, precision
     )
     evaluation = evaluation_tokens(config, options, tokens.value)
-    hours = (tokens.value + evaluation) * per_token_s / plan.devices / 3600
-    speed_note += f"; evaluation adds {evaluation / max(tokens.value, 1):.0%}"
+    startup = startup_seconds(facts)
+    hours = ((tokens.value + evaluation) * per_token_s / plan.devices + startup) / 3600
+    speed_note += (
+        f"; evaluation adds {evaluation / max(tokens.value, 1):.0%}; start-up about {startup:.0f} s"
+    )
     price = options.prices.get(plan.device, 0.0)
     kwh = plan.devices * plan.power_w * hours / 1000
     result = Estimate(

@@ -34,6 +34,8 @@ LENGTH_GROUPED_PADDING = 1.05  # computed / real tokens with length-bucketed bat
 RANDOM_BATCH_PADDING = 1.5  # random batches padded to their longest row (measured 45-52%)
 EVALUATIONS = 6  # the app evaluates about 5 times per run (eval_steps = steps // 5) and at the end
 EVAL_TOKEN_COST = 0.4  # a forward-only token: half the matmuls, a third of the element-wise work
+STARTUP_S = 5.0  # process start and imports: 5.3 s from Start to the first step on the embedded model
+LOAD_GB_PER_S = 1.0  # reading 16-bit weights from a local disk (assumed)
 
 # Element-wise passes per token, forward + backward, counted from the ops of transformers 5.24
 # layers (each op reads its input and writes a new tensor once; a backward op about twice):
@@ -149,6 +151,11 @@ def evaluation_tokens(config: RunConfig, options: EstimateOptions, train_tokens:
             steps = min(steps, t.max_steps)
         evaluations = int(steps // t.eval_steps) + 1
     return validation * evaluations * EVAL_TOKEN_COST
+
+
+def startup_seconds(facts: ModelFacts) -> float:
+    """Seconds from Start to the first step: imports, then the weights read at LOAD_GB_PER_S."""
+    return STARTUP_S + facts.params * 2 / 1e9 / LOAD_GB_PER_S
 
 
 def throughput(
