@@ -1,6 +1,6 @@
 """Predicted against measured: peak memory and step time of real LoRA training on this CPU.
 
-    python bench/estimate_accuracy.py            # all configurations, about 4 minutes
+    python bench/estimate_accuracy.py            # all configurations, about 2 minutes
     python bench/estimate_accuracy.py --no-save  # do not store the fitted calibration
 
 Each configuration runs in a fresh process (so peak RSS belongs to it alone): a BERT-like or

@@ -10,8 +10,8 @@ framework overhead. The activation coefficients in `ACTIVATION_BYTES` were count
 `torch.autograd.graph.saved_tensors_hooks` on transformers 5.24 Llama / BERT / T5 layers (LoRA on
 the attention query and value, fp32 and bf16), so they follow what autograd really keeps; the
 published GPU figures in tests/core/test_estimate.py and `bench/estimate_accuracy.py` check them.
-Time = tokens × seconds per token ÷ devices (core.timing: matrix FLOPs at a calibrated efficiency,
-plus element-wise work on CPUs).
+Time = (training tokens + evaluation work) × seconds per token ÷ devices + start-up (core.timing:
+matrix FLOPs at the device's rate × an efficiency, plus measured element-wise work on CPUs).
 """
 
 from __future__ import annotations
