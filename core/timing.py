@@ -34,7 +34,7 @@ LENGTH_GROUPED_PADDING = 1.05  # computed / real tokens with length-bucketed bat
 RANDOM_BATCH_PADDING = 1.5  # random batches padded to their longest row (measured 45-52%)
 EVALUATIONS = 6  # the app evaluates about 5 times per run (eval_steps = steps // 5) and at the end
 EVAL_TOKEN_COST = 0.4  # a forward-only token: half the matmuls, a third of the element-wise work
-STARTUP_S = 5.0  # process start and imports: 5.3 s from Start to the first step on the embedded model
+STARTUP_S = 5.0  # imports and process start: 5.3 s to the first step on the embedded model
 LOAD_GB_PER_S = 1.0  # reading 16-bit weights from a local disk (assumed)
 
 # Element-wise passes per token, forward + backward, counted from the ops of transformers 5.24
