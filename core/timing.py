@@ -10,9 +10,9 @@ Time per token = matrix FLOPs ÷ (peak FLOP/s × efficiency) + element-wise work
   more time there than in its matmuls), so they get their own term: passes over activation
   elements, counted per architecture below, ÷ the element rate measured on this machine
   (core.hardware.calibrate_cpu). On GPUs the assumed efficiency covers them.
-- Efficiency and the element-work factor are fitted by bench/estimate_accuracy.py on two of its
-  configurations (one matmul-bound, one element-bound) and stored in the calibration file; the
-  other configurations are held out to check the fit.
+- The element-work factor is fitted by bench/estimate_accuracy.py on one of its configurations
+  (the others are held out to check the fit) and ships as the assumed value; every finished CPU
+  run then refines it for the machine it ran on (`learn_from_run`, an average over runs).
 """
 
 from __future__ import annotations
@@ -21,14 +21,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.catalog import ModelFacts, count_parameters, embedding_parameters
-from core.hardware import GPU_SPECS, HardwarePlan, cpu_elementwise, cpu_throughput
+from core.hardware import (
+    ASSUMED_CPU_EFFICIENCY,
+    GPU_SPECS,
+    HardwarePlan,
+    calibrate_cpu,
+    cpu_elementwise,
+    cpu_throughput,
+    write_calibration,
+)
 from core.lora_shapes import lora_roles, role_blocks, role_dims
 from core.settings import RunConfig
 
 if TYPE_CHECKING:
     from core.estimate import EstimateOptions
 
-SOURCES = ("assumed", "measured here", "calibrated")  # weakest first
 GPU_EFFICIENCY = 0.35  # assumed share of peak FLOP/s that HF Trainer + PEFT reach (typical MFU)
 LENGTH_GROUPED_PADDING = 1.05  # computed / real tokens with length-bucketed batches (measured 3-5%)
 RANDOM_BATCH_PADDING = 1.5  # random batches padded to their longest row (measured 45-52%)
@@ -192,5 +199,43 @@ def seconds_per_token(
         rate, factor, element_source = cpu_elementwise()
         seconds += factor * elementwise_per_token(config, facts) / (rate * 1e9)
         note += f" + element-wise work at {rate:.2g} G elements/s"
-        source = min(source, element_source, key=SOURCES.index)  # the weaker of the two
+        # The matmul rate needs measuring only (its efficiency is fixed by design); the factor is
+        # what calibration adds.
+        source = "assumed" if source == "assumed" else element_source
     return seconds, source, note
+
+
+LEARN_MIN_SECONDS = 1.0  # shorter runs say too little about steady step time
+FACTOR_RANGE = (0.3, 30.0)  # a factor outside this means the run measured something else
+
+
+def learn_from_run(
+    config: RunConfig, facts: ModelFacts, seconds: float, tokens: float
+) -> float | None:
+    """Refine this machine's element-wise factor from a finished fp32 CPU run.
+
+    Args:
+        config: the run's settings.
+        facts: its model (core.catalog.read_local_model on the folder it trained).
+        seconds: wall time of its training steps (evaluation and the first step left out).
+        tokens: real (non-pad) tokens those steps trained on.
+
+    Returns:
+        The factor now stored (the mean of the previous one and this run's), or None when the
+        run was too short or its factor implausible (nothing is stored then).
+    """
+    if seconds < LEARN_MIN_SECONDS or tokens <= 0:
+        return None
+    measured = calibrate_cpu()  # rates: cached, or measured now (~0.5 s)
+    padding = LENGTH_GROUPED_PADDING if config.training.group_by_length else RANDOM_BATCH_PADDING
+    per_token = seconds / (tokens * padding)
+    matmul = flops_per_token(config, facts) / (measured["fp32"] * 1e12 * ASSUMED_CPU_EFFICIENCY)
+    element = elementwise_per_token(config, facts) / (measured["elementwise_gelems"] * 1e9)
+    factor = (per_token - matmul) / element
+    if not FACTOR_RANGE[0] <= factor <= FACTOR_RANGE[1]:
+        return None
+    runs = measured.get("elementwise_factor_runs", 0)
+    if runs and measured.get("elementwise_factor"):
+        factor = (measured["elementwise_factor"] + factor) / 2
+    write_calibration(elementwise_factor=round(factor, 3), elementwise_factor_runs=runs + 1)
+    return factor

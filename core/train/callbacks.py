@@ -62,6 +62,10 @@ class StudioCallback(TrainerCallback):
         self.steps_since_log = 0
         self.tokens_at_log = 0
         self.watch = LossWatch()
+        # Steady-state speed for the estimator (core.timing.learn_from_run): steps after the
+        # first (which pays for lazy initialisation), evaluation excluded.
+        self.steady_seconds = 0.0
+        self.tokens_after_first: int | None = None
 
     def _status(self, **fields):
         if self.is_main:
@@ -96,8 +100,13 @@ class StudioCallback(TrainerCallback):
         self.step_started = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.train_seconds += time.perf_counter() - self.step_started
+        step_seconds = time.perf_counter() - self.step_started
+        self.train_seconds += step_seconds
         self.steps_since_log += 1
+        if self.tokens_after_first is None:
+            self.tokens_after_first = getattr(state, "num_input_tokens_seen", 0) or 0
+        else:
+            self.steady_seconds += step_seconds
         now = time.time()
         if self.first_step_at is None:
             self.first_step_at = now
@@ -148,6 +157,11 @@ class StudioCallback(TrainerCallback):
             shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in record.items()}
             print(f"[step {state.global_step}/{state.max_steps}] {shown}", flush=True)
         return control
+
+    def steady_speed(self, state) -> tuple[float, int]:
+        """(seconds, real tokens) of this process's training steps after the first."""
+        tokens = (getattr(state, "num_input_tokens_seen", 0) or 0) - (self.tokens_after_first or 0)
+        return self.steady_seconds, max(0, tokens)
 
     def _interval_speed(self, state) -> dict:
         """Step time, tokens/s and memory over the steps since the previous training log."""

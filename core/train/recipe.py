@@ -145,6 +145,7 @@ def _train(
     if is_main:
         save_adapter(trainer, prepared.tokenizer, run_dir, config, prepared.labels)
         write_task_eval(prepared, trainer.model, run_dir)
+        _learn_speed(config, model_path, args, *callback.steady_speed(trainer.state))
     stopped = stop.requested
     return {
         "state": "stopped" if stopped else "completed",
@@ -152,6 +153,25 @@ def _train(
         "step": trainer.state.global_step,
         "finished": time.time(),
     }
+
+
+def _learn_speed(config: RunConfig, model_path: str, args, seconds: float, tokens: int) -> None:
+    """Refine the estimator's CPU speed from this run (single process, fp32 only); never fails
+    the run: a model folder without a readable config just teaches nothing."""
+    if args.bf16 or args.fp16 or args.world_size > 1 or not args.use_cpu:
+        return
+    from core.catalog import ModelSourceError, read_local_model
+    from core.timing import learn_from_run
+
+    try:
+        factor = learn_from_run(config, read_local_model(model_path), seconds, tokens)
+    except (ModelSourceError, OSError, ValueError, KeyError) as err:
+        print(f"speed calibration skipped: {err}", flush=True)
+        return
+    if factor is None:
+        print("speed calibration: this run was too short or too unusual to learn from", flush=True)
+    else:
+        print(f"speed calibration: element-wise factor now {factor:.2f}", flush=True)
 
 
 def _outcome(trainer, stopped: bool) -> str:

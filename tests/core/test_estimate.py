@@ -12,15 +12,17 @@ from core.estimate import (
     estimate_memory,
     format_duration,
 )
-from core.hardware import HardwarePlan, plan_gpus, write_calibration
+from core.hardware import HardwarePlan, cpu_elementwise, plan_gpus, write_calibration
 from core.lora_shapes import adapter_parameters
 from core.plots.estimate import memory_breakdown_chart, strategy_comparison_chart
 from core.settings import RunConfig
 from core.timing import (
     EVAL_TOKEN_COST,
+    LENGTH_GROUPED_PADDING,
     elementwise_per_token,
     evaluation_tokens,
     flops_per_token,
+    learn_from_run,
     startup_seconds,
     training_tokens,
 )
@@ -328,3 +330,26 @@ def test_charts_show_every_part_and_the_device_line():
         "ZeRO-3",
         "ZeRO-3 + offload",
     ]
+
+
+def test_finished_runs_teach_this_machine_its_element_factor(tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_DATA", str(tmp_path))
+    write_calibration(fp32=0.4, elementwise_gelems=4.0, threads=2)
+    config = _run("embedded:all-minilm-l6-v2", task="classification")
+    facts = find_in_catalog(config.model.name_or_path)
+    tokens = 50_000
+
+    def run_seconds(factor):  # what a run whose element work costs `factor` takes
+        per_token = flops_per_token(config, facts) / 0.4e12 + factor * elementwise_per_token(
+            config, facts
+        ) / 4e9
+        return tokens * LENGTH_GROUPED_PADDING * per_token
+
+    assert learn_from_run(config, facts, run_seconds(2.0), tokens) == pytest.approx(2.0)
+    assert learn_from_run(config, facts, run_seconds(4.0), tokens) == pytest.approx(3.0)  # mean
+    assert learn_from_run(config, facts, run_seconds(200.0), tokens) is None  # implausible
+    assert learn_from_run(config, facts, 1.0, 10) is None  # too short to say anything
+    cpu = HardwarePlan("cpu", memory_gb=24)
+    learned = estimate(config, facts, cpu)
+    assert learned.hours.source == "calibrated"
+    assert cpu_elementwise() == (4.0, 3.0, "calibrated")

@@ -58,6 +58,8 @@ def test_run_writes_metrics_status_and_adapter(finished_run):
     status = runs.read_status(finished_run)
     assert status["step"] == status["total_steps"] > 0
     assert (finished_run / runs.ADAPTER_DIR / "adapter_model.safetensors").exists()
+    # The run tried to teach the estimator this machine's speed (core.timing.learn_from_run).
+    assert "speed calibration: " in (finished_run / runs.LOG_FILE).read_text()
 
 
 def test_final_evaluation_beats_chance(finished_run):
