@@ -144,6 +144,9 @@ class StudioCallback(TrainerCallback):
         if reason and not self.failure:
             self.failure = reason
             control.should_training_stop = True
+            # No checkpoint of the diverged weights: it would rotate out the last good one.
+            control.should_save = False
+            control.should_evaluate = False
         record = {
             "step": state.global_step,
             "epoch": round(state.epoch or 0, 4),

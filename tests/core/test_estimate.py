@@ -340,9 +340,10 @@ def test_finished_runs_teach_this_machine_its_element_factor(tmp_path, monkeypat
     tokens = 50_000
 
     def run_seconds(factor):  # what a run whose element work costs `factor` takes
-        per_token = flops_per_token(config, facts) / 0.4e12 + factor * elementwise_per_token(
-            config, facts
-        ) / 4e9
+        per_token = (
+            flops_per_token(config, facts) / 0.4e12
+            + factor * elementwise_per_token(config, facts) / 4e9
+        )
         return tokens * LENGTH_GROUPED_PADDING * per_token
 
     assert learn_from_run(config, facts, run_seconds(2.0), tokens) == pytest.approx(2.0)

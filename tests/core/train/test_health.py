@@ -50,3 +50,23 @@ def test_nan_or_inf_stops_at_once():
         step, reason = feed([2.0, 1.8, bad])
         assert step == 30 and f"became {bad}" in reason
         assert "No checkpoint was saved before that" in reason
+
+
+def test_the_callback_stops_without_saving_the_diverged_weights(tmp_path):
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from core.train.callbacks import StudioCallback
+    from core.train.stop import StopRequest
+
+    (tmp_path / "checkpoints" / "checkpoint-20").mkdir(parents=True)
+    callback = StudioCallback(tmp_path, StopRequest(), is_main=True)
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
+    state, control = TrainerState(), TrainerControl()
+    for step, loss in enumerate([2.0, 1.2, 0.9, 0.8, 2.5, 6.0, 15.0, 40.0, 90.0], start=1):
+        state.global_step = step * 10
+        control.should_save = True  # the Trainer's schedule asks for a checkpoint at every log
+        callback.on_log(args, state, control, logs={"loss": loss})
+        if control.should_training_stop:
+            break
+    assert control.should_training_stop and not control.should_save
+    assert "checkpoint-20" in callback.failure
