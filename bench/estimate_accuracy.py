@@ -154,7 +154,7 @@ def predict_one(spec: list, measured: dict) -> dict:
     from core.estimate import EstimateOptions, estimate_memory
     from core.hardware import HardwarePlan
     from core.settings import RunConfig
-    from core.timing import elementwise_per_token, flops_per_token
+    from core.timing import cpu_work_seconds
 
     _name, kind, hidden, layers, inter, vocab, batch, length, ckpt, rank = spec
     facts = facts_from_config(
@@ -171,12 +171,13 @@ def predict_one(spec: list, measured: dict) -> dict:
         },
     )
     tokens = batch * length
+    matmul, element = cpu_work_seconds(run, facts, measured["tflops"], measured["gelems"])
     return {
         "predicted_memory_gb": estimate_memory(
             run, facts, HardwarePlan("cpu", memory_gb=24), EstimateOptions()
         ).total,
-        "matmul_s": tokens * flops_per_token(run, facts) / (measured["tflops"] * 1e12),
-        "element_s": tokens * elementwise_per_token(run, facts) / (measured["gelems"] * 1e9),
+        "matmul_s": tokens * matmul,
+        "element_s": tokens * element,
     }
 
 

@@ -236,19 +236,26 @@ def write_calibration(**values) -> dict:
     return data
 
 
+def _runs_per_cpu_second(operation, seconds: float) -> float:
+    """How often `operation` runs per second of this process's CPU time × threads: CPU time, not
+    wall time, so other programs' load on a shared machine does not count as slowness."""
+    import torch
+
+    operation()  # warm-up: the first call picks the kernel
+    runs, start, cpu_start = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - start < seconds:
+        operation()
+        runs += 1
+    cpu_seconds = max(time.process_time() - cpu_start, 1e-9)
+    return runs / cpu_seconds * torch.get_num_threads()
+
+
 def _matmul_tflops(dtype_name: str, size: int = 1024, seconds: float = 0.3) -> float:
     import torch
 
     dtype = getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[dtype_name])
     a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-    a @ b  # warm-up: first call picks the kernel
-    # CPU time, not wall time: on a shared machine other processes' load must not count as slowness
-    runs, start, cpu_start = 0, time.perf_counter(), time.process_time()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        runs += 1
-    cpu_seconds = max(time.process_time() - cpu_start, 1e-9)
-    return 2 * size**3 * runs / cpu_seconds * torch.get_num_threads() / 1e12
+    return 2 * size**3 * _runs_per_cpu_second(lambda: a @ b, seconds) / 1e12
 
 
 def _elementwise_gelems(elements: int = 1 << 21, seconds: float = 0.2) -> float:
@@ -258,13 +265,7 @@ def _elementwise_gelems(elements: int = 1 << 21, seconds: float = 0.2) -> float:
     import torch
 
     a, b = torch.randn(elements), torch.randn(elements)
-    a * b
-    runs, start, cpu_start = 0, time.perf_counter(), time.process_time()
-    while time.perf_counter() - start < seconds:
-        a * b
-        runs += 1
-    cpu_seconds = max(time.process_time() - cpu_start, 1e-9)
-    return elements * runs / cpu_seconds * torch.get_num_threads() / 1e9
+    return elements * _runs_per_cpu_second(lambda: a * b, seconds) / 1e9
 
 
 def calibrate_cpu(force: bool = False) -> dict:

@@ -188,21 +188,30 @@ def throughput(
     return tflops * 1e12, efficiency, source
 
 
+def cpu_work_seconds(
+    config: RunConfig, facts: ModelFacts, tflops: float, gelems: float
+) -> tuple[float, float]:
+    """(matrix, element-wise) seconds per token on a CPU at these measured rates, before the
+    matmul efficiency and the element-wise factor are applied."""
+    matmul = flops_per_token(config, facts) / (tflops * 1e12)
+    return matmul, elementwise_per_token(config, facts) / (gelems * 1e9)
+
+
 def seconds_per_token(
     config: RunConfig, facts: ModelFacts, plan: HardwarePlan, options: EstimateOptions, precision
 ) -> tuple[float, str, str]:
     """(seconds per token on one device, source, note): matrix work + element-wise work (CPU)."""
     peak, efficiency, source = throughput(config, plan, options, precision)
-    seconds = flops_per_token(config, facts) / (peak * efficiency)
     note = f"efficiency {efficiency:.0%} of peak"
-    if plan.device == "cpu":
-        rate, factor, element_source = cpu_elementwise()
-        seconds += factor * elementwise_per_token(config, facts) / (rate * 1e9)
-        note += f" + element-wise work at {rate:.2g} G elements/s"
-        # The matmul rate needs measuring only (its efficiency is fixed by design); the factor is
-        # what calibration adds.
-        source = "assumed" if source == "assumed" else element_source
-    return seconds, source, note
+    if plan.device != "cpu":
+        return flops_per_token(config, facts) / (peak * efficiency), source, note
+    rate, factor, element_source = cpu_elementwise()
+    matmul, element = cpu_work_seconds(config, facts, peak / 1e12, rate)
+    note += f" + element-wise work at {rate:.2g} G elements/s"
+    # The matmul rate needs measuring only (its efficiency is fixed by design); the factor is
+    # what calibration adds.
+    source = "assumed" if source == "assumed" else element_source
+    return matmul / efficiency + factor * element, source, note
 
 
 LEARN_MIN_SECONDS = 1.0  # shorter runs say too little about steady step time
@@ -229,9 +238,10 @@ def learn_from_run(
     measured = calibrate_cpu()  # rates: cached, or measured now (~0.5 s)
     padding = LENGTH_GROUPED_PADDING if config.training.group_by_length else RANDOM_BATCH_PADDING
     per_token = seconds / (tokens * padding)
-    matmul = flops_per_token(config, facts) / (measured["fp32"] * 1e12 * ASSUMED_CPU_EFFICIENCY)
-    element = elementwise_per_token(config, facts) / (measured["elementwise_gelems"] * 1e9)
-    factor = (per_token - matmul) / element
+    matmul, element = cpu_work_seconds(
+        config, facts, measured["fp32"], measured["elementwise_gelems"]
+    )
+    factor = (per_token - matmul / ASSUMED_CPU_EFFICIENCY) / element
     if not FACTOR_RANGE[0] <= factor <= FACTOR_RANGE[1]:
         return None
     runs = measured.get("elementwise_factor_runs", 0)

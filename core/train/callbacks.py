@@ -14,7 +14,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from core import runs
-from core.train.health import LossWatch
+from core.train.health import LossWatch, non_finite
 from core.train.stop import StopRequest
 
 
@@ -138,7 +138,7 @@ class StudioCallback(TrainerCallback):
                 state.global_step, logs["loss"], self.run_dir / runs.CHECKPOINT_DIR
             )
         elif "eval_loss" in logs and not math.isfinite(logs["eval_loss"]):
-            reason = LossWatch().update(
+            reason = non_finite(
                 state.global_step, logs["eval_loss"], self.run_dir / runs.CHECKPOINT_DIR
             )
         if reason and not self.failure:

@@ -40,11 +40,7 @@ class LossWatch:
     def update(self, step: int, loss: float, checkpoints: Path | None = None) -> str | None:
         """Record the loss logged at `step`; `checkpoints` is the folder to name the last good one."""
         if not math.isfinite(loss):
-            return (
-                f"The loss became {loss} at step {step}: training diverged. "
-                + _last_good(checkpoints, step - 1)
-                + ADVICE
-            )
+            return non_finite(step, loss, checkpoints)
         self.logs += 1
         self.smoothed = (
             loss if self.smoothed is None else SMOOTHING * loss + (1 - SMOOTHING) * self.smoothed
@@ -63,6 +59,15 @@ class LossWatch:
             + _last_good(checkpoints, self.best_step)
             + ADVICE
         )
+
+
+def non_finite(step: int, loss: float, checkpoints: Path | None = None) -> str:
+    """The reason for stopping when a (training or evaluation) loss is NaN or infinite."""
+    return (
+        f"The loss became {loss} at step {step}: training diverged. "
+        + _last_good(checkpoints, step - 1)
+        + ADVICE
+    )
 
 
 def _last_good(checkpoints: Path | None, step: int) -> str:
