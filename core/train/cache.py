@@ -122,6 +122,11 @@ def _size(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
+def _last_used(folder: Path) -> float:
+    done = folder / "splits.json"
+    return (done if done.exists() else folder).stat().st_mtime
+
+
 def budget_bytes() -> int:
     """The cache's size limit: $STUDIO_TOKEN_CACHE_GB, else BUDGET_GB."""
     try:
@@ -144,16 +149,16 @@ def prune(keep: str = "", budget: int | None = None) -> list[str]:
     budget = budget_bytes() if budget is None else budget
     now, entries = time.time(), []
     for folder in root.iterdir():
-        if folder.name.startswith("."):
-            if now - folder.stat().st_mtime > STALE_TMP_S:
-                shutil.rmtree(folder, ignore_errors=True)
+        try:  # another process (a rank, a second run) may be pruning at the same time
+            if folder.name.startswith("."):
+                if now - folder.stat().st_mtime > STALE_TMP_S:
+                    shutil.rmtree(folder, ignore_errors=True)
+                continue
+            entries.append((folder.name == keep, _last_used(folder), folder, _size(folder)))
+        except OSError:
             continue
-        done = folder / "splits.json"
-        used = done.stat().st_mtime if done.exists() else folder.stat().st_mtime
-        entries.append((folder.name == keep, used, folder))
     removed, total = [], 0
-    for is_kept, _used, folder in sorted(entries, key=lambda e: (not e[0], -e[1])):
-        size = _size(folder)
+    for is_kept, _used, folder, size in sorted(entries, key=lambda e: (not e[0], -e[1])):
         if is_kept or total + size <= budget:
             total += size
             continue
