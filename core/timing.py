@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from core.catalog import ModelFacts, count_parameters, embedding_parameters
 from core.hardware import (
-    ASSUMED_CPU_EFFICIENCY,
     GPU_SPECS,
     HardwarePlan,
     calibrate_cpu,
@@ -241,7 +240,8 @@ def learn_from_run(
     matmul, element = cpu_work_seconds(
         config, facts, measured["fp32"], measured["elementwise_gelems"]
     )
-    factor = (per_token - matmul / ASSUMED_CPU_EFFICIENCY) / element
+    _, efficiency, _ = cpu_throughput("fp32")  # the efficiency the estimate divides by
+    factor = (per_token - matmul / efficiency) / element
     if not FACTOR_RANGE[0] <= factor <= FACTOR_RANGE[1]:
         return None
     runs = measured.get("elementwise_factor_runs", 0)

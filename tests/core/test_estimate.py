@@ -350,6 +350,13 @@ def test_finished_runs_teach_this_machine_its_element_factor(tmp_path, monkeypat
     assert learn_from_run(config, facts, run_seconds(4.0), tokens) == pytest.approx(3.0)  # mean
     assert learn_from_run(config, facts, run_seconds(200.0), tokens) is None  # implausible
     assert learn_from_run(config, facts, 1.0, 10) is None  # too short to say anything
+    # With a calibrated matmul efficiency the run is read with the efficiency the estimate uses.
+    write_calibration(matmul_efficiency_fp32=0.5, elementwise_factor_runs=0)
+    slower = (
+        run_seconds(2.0) + tokens * LENGTH_GROUPED_PADDING * flops_per_token(config, facts) / 0.4e12
+    )
+    assert learn_from_run(config, facts, slower, tokens) == pytest.approx(2.0)
+    write_calibration(elementwise_factor=3.0)
     cpu = HardwarePlan("cpu", memory_gb=24)
     learned = estimate(config, facts, cpu)
     assert learned.hours.source == "calibrated"

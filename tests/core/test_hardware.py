@@ -97,3 +97,10 @@ def test_calibration_is_measured_once_then_read_from_the_cache(tmp_path, monkeyp
     )
     write_calibration(elementwise_factor=1.7)
     assert cpu_elementwise() == (rate, 1.7, "calibrated")
+
+
+def test_a_cache_from_before_the_element_rate_is_measured_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_DATA", str(tmp_path))
+    write_calibration(fp32=0.4, threads=2)  # what older versions stored
+    measured = calibrate_cpu()
+    assert measured["elementwise_gelems"] > 0 and measured["fp32"] != 0.4
