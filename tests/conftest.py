@@ -64,3 +64,14 @@ def data_root(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "studio-data"
     monkeypatch.setenv("STUDIO_DATA", str(root))
     return root
+
+
+SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """`../shared/datasets/` beside the checkout (real public data; CI lays it there), else skip."""
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"no real-data pack at {SHARED_DATASETS}")
+    return SHARED_DATASETS
