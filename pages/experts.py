@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 import streamlit as st
-import yaml
 
 from core import jobs
 from core.guide import data_ready
@@ -275,9 +274,13 @@ def _save_and_open(config: RunConfig) -> None:
         st.success(f"Opened {upload.name}.", icon=":material/check_circle:")
         return
     try:
-        opened = RunConfig.from_dict(yaml.safe_load(data) or {})
-    except (ConfigError, yaml.YAMLError) as err:
-        st.error(f"{upload.name} cannot be opened: {err}", icon=":material/error:")
+        opened = RunConfig.from_yaml(data, upload.name)
+    except ConfigError as err:
+        lines = "\n".join(f"- {problem}" for problem in err.problems)
+        st.error(
+            f"**{upload.name}** cannot be opened; nothing was changed:\n\n{lines}",
+            icon=":material/error:",
+        )
         return
     st.session_state["expert_opened"] = digest
     set_config(opened)

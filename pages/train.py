@@ -1,6 +1,5 @@
 """Step 3 · Train: pick a preset (or every setting in Expert mode), start, watch it live, stop."""
 
-from dataclasses import fields
 from pathlib import Path
 
 import streamlit as st
@@ -26,7 +25,7 @@ require_router()
 def expert_settings(section: str) -> list[str]:
     """Every setting of a section except those with their own control or set by the studio."""
     skip = {"fingerprint", "trust_remote_code"}
-    return [f.name for f in fields(SECTIONS[section]) if f.name not in skip]
+    return [name for name in SECTIONS[section].model_fields if name not in skip]
 
 
 def launch_problems(config) -> list[str]:

@@ -103,12 +103,26 @@ def test_opened_config_replaces_every_setting(tmp_path):
     assert widget(at, "number_input", "expert.training.seed").value == 7
 
 
-def test_broken_config_file_shows_a_message_not_a_traceback():
+@pytest.mark.parametrize(
+    "bad, lines",
+    [
+        (b"parallel:\n  strategy: ddp\n  gpus: 3\n", ["parallel.gpus: unknown setting"]),
+        (
+            b"lora:\n  r: 8.5\n  target_modules: q_proj\ntraining:\n  group_by_length: 'no'\n",
+            ["lora.r: got 8.5", "lora.target_modules: got 'q_proj'", "training.group_by_length"],
+        ),
+        (b"training: 5\n", ["training: got 5"]),
+        (b"", ["the file is empty"]),
+        (b"training: [unclosed", ["not valid YAML"]),
+    ],
+)
+def test_a_bad_config_file_shows_each_problem_next_to_the_upload(bad, lines):
     at = open_page()
-    bad = b"parallel:\n  strategy: ddp\n  gpus: 3\n"
     at.file_uploader(key="expert.open").set_value(("bad.yaml", bad, "application/x-yaml")).run()
     assert not at.exception
-    assert any("unknown setting(s) ['gpus']" in e.value for e in at.error)
+    shown = " ".join(e.value for e in at.error)
+    assert "bad.yaml" in shown and "nothing was changed" in shown
+    assert all(line in shown for line in lines), shown
     assert at.session_state["config"] == RunConfig()
 
 
