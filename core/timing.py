@@ -18,9 +18,9 @@ Time per token = matrix FLOPs ÷ (peak FLOP/s × efficiency) + element-wise work
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from core.catalog import ModelFacts, count_parameters, embedding_parameters
+from core.estimate_options import EstimateOptions
 from core.hardware import (
     GPU_SPECS,
     HardwarePlan,
@@ -31,9 +31,6 @@ from core.hardware import (
 )
 from core.lora_shapes import lora_roles, role_blocks, role_dims
 from core.settings import RunConfig
-
-if TYPE_CHECKING:
-    from core.estimate import EstimateOptions
 
 GPU_EFFICIENCY = 0.35  # assumed share of peak FLOP/s that HF Trainer + PEFT reach (typical MFU)
 LENGTH_GROUPED_PADDING = 1.05  # computed / real tokens with length-bucketed batches (measured 3-5%)

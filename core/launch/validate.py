@@ -13,26 +13,20 @@ from __future__ import annotations
 
 import importlib.util
 import ipaddress
-from dataclasses import dataclass
 
 from core.hardware import Hardware, gpu_has_bf16
 from core.launch.batch import batch_for_global, data_parallel_size, global_batch_size
+from core.launch.deepspeed_rules import deepspeed_problems
+from core.launch.problem import (  # noqa: F401 - re-exported: what the checks return
+    CONFIG,
+    ERROR,
+    MACHINE,
+    WARNING,
+    Problem,
+)
 from core.settings import RunConfig
 
-ERROR, WARNING = "error", "warning"
-# Scope of a problem: "config" is wrong on every machine; "machine" only where this hardware runs it
-# (the same files still work on a GPU cluster).
-CONFIG, MACHINE = "config", "machine"
 RDZV_BACKENDS = ("c10d", "static", "etcd", "etcd-v2")
-DEEPSPEED_OFFLOAD_OPTIMIZERS = ("adamw_torch", "adamw_torch_fused")
-
-
-@dataclass(frozen=True)
-class Problem:
-    severity: str  # "error" blocks the run; "warning" runs, but not as one might expect
-    setting: str  # "section.field", e.g. "parallel.zero_stage"
-    message: str  # what is wrong (with the value) and what to do
-    scope: str = CONFIG
 
 
 def _batch_problems(config: RunConfig, target: int | None) -> list[Problem]:
@@ -138,106 +132,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a hostname
-
-
-def _offload_problems(config: RunConfig) -> list[Problem]:
-    parallel, problems = config.parallel, []
-    deepspeed = parallel.strategy == "deepspeed"
-    for name in ("offload_optimizer", "offload_params"):
-        value = getattr(parallel, name)
-        if value != "none" and not deepspeed:
-            fsdp_fix = (
-                " For FSDP, turn on its CPU offload instead." if parallel.strategy == "fsdp" else ""
-            )
-            problems.append(
-                Problem(
-                    ERROR,
-                    f"parallel.{name}",
-                    f"{name} = '{value}' is a DeepSpeed setting but the strategy is "
-                    f"'{parallel.strategy}', so nothing would offload. Choose the "
-                    f"DeepSpeed strategy or set it to 'none'.{fsdp_fix}",
-                )
-            )
-    if parallel.fsdp_cpu_offload and parallel.strategy != "fsdp":
-        problems.append(
-            Problem(
-                ERROR,
-                "parallel.fsdp_cpu_offload",
-                f"FSDP CPU offload is on but the strategy is '{parallel.strategy}'. "
-                "Choose FSDP, or use DeepSpeed's offload settings.",
-            )
-        )
-    if deepspeed and parallel.offload_params != "none" and parallel.zero_stage < 3:
-        problems.append(
-            Problem(
-                ERROR,
-                "parallel.offload_params",
-                f"Parameter offload needs ZeRO stage 3 (got stage "
-                f"{parallel.zero_stage}); DeepSpeed would ignore it silently. Choose "
-                "stage 3 or set parameter offload to 'none'.",
-            )
-        )
-    uses_nvme = deepspeed and "nvme" in (parallel.offload_optimizer, parallel.offload_params)
-    if uses_nvme and not parallel.nvme_path.strip().startswith("/"):
-        problems.append(
-            Problem(
-                ERROR,
-                "parallel.nvme_path",
-                f"NVMe offload needs an absolute folder on a fast local disk (got "
-                f"'{parallel.nvme_path}'). Give one, e.g. /local_nvme.",
-            )
-        )
-    if (
-        deepspeed
-        and parallel.offload_optimizer != "none"
-        and (config.training.optim not in DEEPSPEED_OFFLOAD_OPTIMIZERS)
-    ):
-        problems.append(
-            Problem(
-                ERROR,
-                "training.optim",
-                f"Optimizer offload runs DeepSpeed's own CPU Adam, so the optimizer "
-                f"'{config.training.optim}' cannot be offloaded. Choose adamw_torch "
-                "or turn optimizer offload off.",
-            )
-        )
-    return problems
-
-
-def _zero3_problems(config: RunConfig) -> list[Problem]:
-    parallel, training = config.parallel, config.training
-    if parallel.strategy != "deepspeed" or parallel.zero_stage != 3:
-        return []
-    problems = []
-    if parallel.tensor_parallel > 1:
-        problems.append(
-            Problem(
-                ERROR,
-                "parallel.tensor_parallel",
-                f"DeepSpeed's tensor parallelism (AutoTP) works with ZeRO stages 1 "
-                f"and 2, not 3 (tensor-parallel degree {parallel.tensor_parallel}). "
-                "Choose stage 1 or 2, or tensor-parallel degree 1.",
-            )
-        )
-    if training.optim == "adamw_bnb_8bit":
-        problems.append(
-            Problem(
-                ERROR,
-                "training.optim",
-                "The 8-bit optimizer keeps whole parameters, which ZeRO-3 shards "
-                "away. Choose adamw_torch with ZeRO-3, or ZeRO stage 2.",
-            )
-        )
-    if training.torch_compile:
-        problems.append(
-            Problem(
-                WARNING,
-                "training.torch_compile",
-                "torch.compile with ZeRO-3 breaks the graph at every parameter "
-                "gather and rarely speeds up. Consider turning it off.",
-            )
-        )
-    return problems
 
 
 def _strategy_problems(config: RunConfig, hardware: Hardware) -> list[Problem]:
@@ -403,8 +297,7 @@ def validate_parallel(
     problems = (
         _batch_problems(config, target_global_batch)
         + _layout_problems(config, hardware)
-        + _offload_problems(config)
-        + _zero3_problems(config)
+        + deepspeed_problems(config)
         + _tensor_parallel_problems(config)
         + _strategy_problems(config, hardware)
         + _precision_problems(config, hardware)

@@ -319,37 +319,6 @@ def save_adapter(trainer, tokenizer, run_dir: Path, config: RunConfig, labels: l
     return target
 
 
-def write_final_eval(model, dataset, frame, labels: list[str], run_dir: Path, collator) -> dict:
-    """Predict the validation split once; save metrics, confusion matrix and a few mistakes."""
-    import numpy as np
-    import torch
-
-    from core.train.classification import classification_metrics, predict_logits
-
-    logits = predict_logits(model, dataset, collator)
-    label_ids = np.asarray(dataset["labels"])
-    metrics = classification_metrics(logits, label_ids, len(labels))
-    loss = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(label_ids))
-    predicted = logits.argmax(-1)
-    wrong = np.flatnonzero(predicted != label_ids)[:20]
-    metrics.update(
-        labels=labels,
-        eval_loss=float(loss),
-        n_validation=len(frame),
-        chance_accuracy=float(frame["label"].value_counts(normalize=True).max()),
-        mistakes=[
-            {
-                "text": frame["text"].iloc[i][:300],
-                "label": frame["label"].iloc[i],
-                "predicted": labels[predicted[i]],
-            }
-            for i in wrong
-        ],
-    )
-    runs.write_json_atomic(run_dir / runs.EVAL_FILE, metrics)  # readers never see half
-    return metrics
-
-
 def _close_process_group() -> None:
     try:
         import torch.distributed as dist

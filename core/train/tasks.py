@@ -113,7 +113,7 @@ def _prepare_text(config: RunConfig, model_path: str) -> PreparedTask:
 def write_task_eval(prepared: PreparedTask, model, run_dir: Path) -> dict:
     """Write eval.json: the classification report, or loss / perplexity / samples for text tasks."""
     if prepared.task == "classification":
-        from core.train.recipe import write_final_eval
+        from core.train.class_eval import write_final_eval
 
         return write_final_eval(
             model,
