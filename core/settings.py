@@ -46,6 +46,19 @@ SECTIONS = {
 }
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars (a page's column statistics) as the Python values they hold, in a section.
+
+    Strict types would reject numpy.int64(64) as "not a whole number"; a YAML file never holds
+    them, so this only spares the pages a conversion. np.float64(8.5) is still no int.
+    """
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
 class ConfigError(ValueError):
     """A setting has a value the run cannot use; the message names it and says what to do.
 
@@ -60,9 +73,7 @@ class ConfigError(ValueError):
 class RunConfig(BaseModel):
     """A run's whole configuration: five sections and a name, saved as the run's config.yaml."""
 
-    model_config = ConfigDict(
-        strict=True, extra="forbid", validate_assignment=True, title="Finetune Studio run config"
-    )
+    model_config = ConfigDict(strict=True, extra="forbid", title="Finetune Studio run config")
 
     model: ModelSettings = Field(default_factory=ModelSettings)
     data: DataSettings = Field(default_factory=DataSettings)
@@ -89,7 +100,8 @@ class RunConfig(BaseModel):
             )
             raise ConfigError(problem)
         raw = {
-            key: ({} if value is None and key in SECTIONS else value) for key, value in raw.items()
+            key: ({} if value is None and key in SECTIONS else _plain(value))
+            for key, value in raw.items()
         }
         try:
             return cls.model_validate(raw)
