@@ -303,7 +303,8 @@ lora = _lora(config)
 try:
     edited = config.replace(parallel=parallel, training=training, lora=lora)
 except ConfigError as err:
-    st.error(f"Not applied: {err}", icon=":material/error:")
+    lines = "\n".join(f"- {problem}" for problem in err.problems)
+    st.error(f"Not applied:\n\n{lines}", icon=":material/error:")
     edited = config
 if edited != config:
     set_config(edited)
