@@ -1,10 +1,9 @@
 """Known models and their architecture facts; local folders, the Hugging Face cache and Hub ids.
 
 Every number the estimator needs about a model lives in one `ModelFacts` (core.model_facts,
-re-exported here). The curated `CATALOG`
-copies the published `config.json` values of each model (and the parameter count from its model
-card); `count_parameters` recomputes the count from the architecture, and a test holds the two
-within 3% so a typo in a row cannot hide.
+re-exported here). The curated `CATALOG` copies the published `config.json` values of each model
+(and the parameter count from its model card); `count_parameters` recomputes the count from the
+architecture, and a test holds the two within 3% so a typo in a row cannot hide.
 
     from core.catalog import resolve_model
     facts = resolve_model("Qwen/Qwen2.5-0.5B")      # catalog, local folder, HF cache or the Hub
