@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from core.data.chat_turns import normalise_turns
 from core.data.load import DataError
 
 TEXT_NAMES = ("text", "sentence", "review", "content", "body", "comment", "message", "document")
@@ -141,12 +142,10 @@ ALPACA_PROMPT = "### Instruction:\n{instruction}\n\n{input_block}### Response:\n
 
 def chat_turns(value, fmt: str = "") -> list[dict]:
     """A chat cell as [{"role", "content"}], read exactly as training reads it
-    (core.train.chat.normalise_turns: OpenAI or ShareGPT, JSON text or lists), so the page shows
+    (core.data.chat_turns.normalise_turns: OpenAI or ShareGPT, JSON text or lists), so the page shows
     what will be trained; a cell training could not read gives no turns (counted as empty).
     `fmt` is kept for callers that know the format; the reader recognises both.
     """
-    from core.train.chat import normalise_turns
-
     try:
         return normalise_turns(value)
     except DataError:
