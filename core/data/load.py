@@ -25,15 +25,18 @@ __all__ = ["DataError", "SUPPORTED", "load_table", "load_source", "load_splits",
 SUPPORTED = TABLE_SUFFIXES + WRAPPERS
 
 
-def load_table(path: str | Path) -> pd.DataFrame:
-    """Load a data file (CSV, TSV, JSON, JSONL, Parquet, .xlsx, .txt, or .gz/.zip of these) or a
-    `save_to_disk` folder (its "train" split, else its first split).
+def load_table(path: str | Path, header: bool | None = None) -> pd.DataFrame:
+    """Load a data file (CSV, TSV, JSON, JSONL, Parquet, .xlsx, .txt, .label, or .gz/.zip of
+    these) or a `save_to_disk` folder (its "train" split, else its first split).
 
     Args:
         path: the file or folder.
+        header: for CSV / TSV, whether the first row holds the column names; None guesses.
 
     Returns:
-        The table, columns named by strings; `attrs["notes"]` lists what was guessed.
+        The table, columns named by strings; `attrs["notes"]` lists what was guessed,
+        `attrs["header"]` the header decision (delimited files), `attrs["bad_lines"]` the lines
+        left out ({"count", "listed": [{"lines", "problem", "content"}]}).
 
     Raises:
         DataError: missing or empty file, unknown format, or content that does not parse.
@@ -52,7 +55,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
         raise DataError(
             f"{inner} inside {path.name} is empty. Choose a file that holds your examples."
         )
-    table, notes = parse_bytes(data, inner)
+    table, notes = parse_bytes(data, inner, header)
     return _finish(table, path.name, notes)
 
 
