@@ -223,3 +223,27 @@ def test_a_text_column_of_numbers():
     with pytest.raises(DataError, match="only numbers"):
         check_text(table, "text")
     check_text(table.assign(text="a few words"), "text")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "text,label,,\r\n"
+        + "".join(f'"{s}\nmore",p{i % 2},,\r\n' for i, s in enumerate(SENTENCES)),
+        "".join(f"{s}\t{i % 2}\n" for i, s in enumerate(SENTENCES)) + "\n\t\n",
+        'a,b\n"x ""quoted"" y",1\n  spaced  ,2\n',
+    ],
+)
+def test_the_fast_reader_gives_what_the_exact_reader_gives(tmp_path, monkeypatch, content):
+    import core.data.delimited as delimited
+
+    path = write(tmp_path, "same.tsv" if "\t" in content else "same.csv", content)
+    results = []
+    real = delimited.fast_read
+    monkeypatch.setattr(delimited, "fast_read", lambda *a: results.append(real(*a)) or results[-1])
+    fast = load_table(path)
+    assert results[0] is not None  # the fast reader did read it
+    monkeypatch.setattr(delimited, "fast_read", lambda *args: None)
+    exact = load_table(path)
+    pd.testing.assert_frame_equal(fast, exact)
+    assert fast.attrs["notes"] == exact.attrs["notes"]

@@ -104,3 +104,14 @@ def test_shakespeare_keeps_every_character_of_text(shared_datasets, tables):
     # One row per speech (blank-line-separated block); joined again they give back the file.
     assert "\n\n".join(table["text"]) == re.sub(r"\n\n+", "\n\n", source).strip()
     assert table["text"].iloc[0].startswith("First Citizen:\nBefore we proceed")
+
+
+@pytest.mark.parametrize("name", ["banking77_test.csv", "subj_test.tsv", "ag_news_test.csv"])
+def test_fast_and_exact_readers_agree(shared_datasets, tables, monkeypatch, name):
+    import pandas as pd
+
+    import core.data.delimited as delimited
+
+    monkeypatch.setattr(delimited, "fast_read", lambda *args: None)
+    exact = load_table(shared_datasets / name)
+    pd.testing.assert_frame_equal(load(shared_datasets, tables, name), exact)
