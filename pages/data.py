@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.data.detect import check_labels, check_text, suggest_columns, suggest_mapping
+from core.data.lineage import read_version
 from core.data.load import SUPPORTED, DataError, source_path, store_upload
 from core.runs import data_root
 from pages.common import get_config, next_button, require_router, set_config, stepper
@@ -57,6 +58,15 @@ if sample_col.button("Use the sample data", icon=":material/dataset:"):
     set_config(config)
 
 
+def shown_name(path: str) -> str:
+    """The file's name; for a saved version (a fix, a header correction), its original's."""
+    try:
+        record = read_version(path)
+    except DataError:  # a damaged record: the file's own name will do here
+        record = None
+    return f"{Path(record.source).name} (version)" if record else Path(path).name
+
+
 def map_columns(config) -> None:
     """Preview the chosen file, suggest and check the column mapping, set the split."""
     if not config.data.path:
@@ -72,7 +82,7 @@ def map_columns(config) -> None:
         return
 
     st.success(
-        f"**{Path(config.data.path).name}**: {len(table):,} rows, {len(table.columns)} columns."
+        f"**{shown_name(config.data.path)}**: {len(table):,} rows, {len(table.columns)} columns."
     )
     st.dataframe(table.head(20), width="stretch", height=260)
     reading_section(table, config)
@@ -139,7 +149,10 @@ def classification_columns(config, columns: list[str], suggestion: dict) -> tupl
         "Text (what the model reads)", columns, index=columns.index(text_default)
     )
     pair_options = [""] + [c for c in columns if c != text_col]
-    pair_default = keep(config.data.text_pair_column, pair_options, suggestion.get("text_pair", ""))
+    # "(none)" is a choice too: the suggestion fills it only when the columns are new.
+    mapped = st.session_state.get("data-pair-columns") == columns
+    st.session_state["data-pair-columns"] = columns
+    pair_default = config.data.text_pair_column if mapped else suggestion.get("text_pair", "")
     pair_col = middle.selectbox(
         "Second text (optional, read with it)",
         pair_options,

@@ -301,14 +301,14 @@ def _read_raw(text: str, name: str, delimiter: str):
 def _header_note(header, guessed, reason, names, by_content) -> str:
     listed = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
     if header:
-        why = f" ({reason})" if guessed and reason else ""
+        why = f" (why: {reason})" if guessed and reason else ""
         told = "" if guessed else ", as you chose"
-        return f"The first row is the header{told}{why}: columns {listed}."
-    what = "named by their content" if by_content else "numbered"
+        return f"The first row is the header{told}: columns {listed}{why}."
+    what = "named" if by_content else "numbered"
     if guessed:
-        why = f" ({reason})" if reason else ""
-        return f"No header row found{why}: the first row is data; columns {what}: {listed}."
-    return f"The first row is data, as you chose; columns {what}: {listed}."
+        why = f" (the first row looks like data: {reason})" if reason else ""
+        return f"No header row found: columns {what} {listed}{why}."
+    return f"The first row is data, as you chose: columns {what} {listed}."
 
 
 def _drop_empty_columns(table: pd.DataFrame, header_row: list[str]) -> list[str]:

@@ -37,6 +37,7 @@ TABLE_SUFFIXES = (
 )
 WRAPPERS = (".gz", ".zip")
 MAX_REPORTED_BYTES = 1000  # invalid bytes looked at one by one before calling a file Latin-1
+SEPARATOR_NAMES = {"\t": "tabs", ";": "semicolons (;)", "|": "bars (|)"}
 MAX_LINE_REPORT = 20  # up to this many stray bytes: reported line by line
 # Decompressed size limit: a zip bomb must not fill the memory (4 GB is far above any upload).
 MAX_UNPACKED_BYTES = 4 * 1024**3
@@ -321,7 +322,7 @@ def parse_bytes(
     if suffix in (".csv", ".tsv"):
         delimiter = sniff_delimiter(text, suffix)
         if delimiter != ",":
-            notes.append(f"Columns are separated by {delimiter!r}.")
+            notes.append(f"Columns are separated by {SEPARATOR_NAMES[delimiter]}.")
         table, more = parse_delimited(text, name, delimiter, header)
     elif suffix == ".json":
         table, more = parse_json(text, name)

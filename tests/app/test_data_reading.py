@@ -87,3 +87,23 @@ def test_an_id_column_as_label_gets_a_message_and_blocks_training(tmp_path):
     assert not at.exception
     assert any("looks like an ID" in e.value for e in at.error)
     assert at.session_state["config"].data.label_column == ""
+
+
+def test_a_headerless_label_title_text_file_suggests_the_title_as_second_text(tmp_path):
+    source = tmp_path / "news.csv"
+    source.write_text(
+        "".join(f'"{1 + i % 4}","Title {i} here","{s}"\n' for i, s in enumerate(SENTENCES))
+    )
+    at = open_page(source)
+    assert not at.exception
+    data = at.session_state["config"].data
+    assert (data.text_column, data.text_pair_column, data.label_column) == (
+        "text",
+        "title",
+        "label",
+    )
+    second = next(s for s in at.selectbox if s.label.startswith("Second text"))
+    second.set_value("").run()
+    assert at.session_state["config"].data.text_pair_column == ""  # "(none)" stays chosen
+    at.run()
+    assert at.session_state["config"].data.text_pair_column == ""
