@@ -49,12 +49,27 @@ def sniff_delimiter(text: str, suffix: str) -> str:
         return best if counts[best] else ","
 
 
+def uses_quotes(text: str, delimiter: str) -> bool:
+    """Whether `"` quotes fields. CSV does; many TSVs (SentEval-style) do not, and there a
+    sentence that starts with `"` must not swallow the lines after it. So a tab-separated file is
+    read with quoting only when one of its first lines has a field in quotes."""
+    if delimiter != "\t":
+        return True
+    for line in text[:65536].splitlines()[:200]:
+        for field in line.split("\t"):
+            field = field.strip()
+            if len(field) >= 2 and field[0] == field[-1] == '"':
+                return True
+    return False
+
+
 def read_records(
-    text: str, delimiter: str, limit: int | None = None
+    text: str, delimiter: str, limit: int | None = None, quoted: bool = True
 ) -> tuple[list[list[str]], list[tuple[int, int]]]:
     """The non-blank records (the first `limit` of them, or all) and their (first, last) physical
     line numbers (1-based)."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting)
     records, spans, previous_end = [], [], 0
     for record in reader:
         start, previous_end = previous_end + 1, reader.line_num
@@ -66,7 +81,7 @@ def read_records(
     return records, spans
 
 
-def fast_read(text: str, delimiter: str, width: int) -> pd.DataFrame | None:
+def fast_read(text: str, delimiter: str, width: int, quoted: bool = True) -> pd.DataFrame | None:
     """Every record as `width` string cells, read by pyarrow's CSV reader (C++, ~6x faster than
     the csv module on 1 M rows); None when any record has another width or the reader fails, so
     that the exact reader (`read_records` + `fit_records`, which knows line numbers) takes over.
@@ -86,7 +101,10 @@ def fast_read(text: str, delimiter: str, width: int) -> pd.DataFrame | None:
             io.BytesIO(text.encode("utf-8")),
             read_options=arrow_csv.ReadOptions(column_names=names),
             parse_options=arrow_csv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=keep_aside
+                delimiter=delimiter,
+                quote_char='"' if quoted else False,
+                newlines_in_values=quoted,
+                invalid_row_handler=keep_aside,
             ),
             convert_options=arrow_csv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
@@ -104,7 +122,7 @@ def fast_read(text: str, delimiter: str, width: int) -> pd.DataFrame | None:
     return frame[filled].reset_index(drop=True)
 
 
-def fit_records(records, spans, text: str):
+def fit_records(records, spans, text: str, quoted: bool = True):
     """Bring every record to the common width; returns (rows, spans, width, bad, short).
 
     The width is the most common number of fields. Extra fields that are all empty (trailing
@@ -112,7 +130,7 @@ def fit_records(records, spans, text: str):
     a shorter record is padded with empty cells and counted as short.
     """
     width = Counter(len(r) for r in records).most_common(1)[0][0]
-    unclosed = text.count('"') % 2 == 1 and spans and spans[-1][1] > spans[-1][0]
+    unclosed = quoted and text.count('"') % 2 == 1 and spans[-1][1] > spans[-1][0]
     rows, kept, bad, short = [], [], [], []
     for index, (record, span) in enumerate(zip(records, spans, strict=True)):
         if unclosed and index == len(records) - 1:
@@ -277,16 +295,18 @@ def _read_raw(text: str, name: str, delimiter: str):
     Raises:
         DataError: no records, or most records do not fit.
     """
-    sample, _ = read_records(text, delimiter, limit=SAMPLE_ROWS + 1)
+    quoted = uses_quotes(text, delimiter)
+    sample, _ = read_records(text, delimiter, SAMPLE_ROWS + 1, quoted)
     if not sample:
         raise DataError(f"{name} holds no rows. Choose a file with a header and rows.")
     width = Counter(len(r) for r in sample).most_common(1)[0][0]
     # An odd number of quotes: one is never closed; only the exact reader can say where.
-    fast = None if text.count('"') % 2 else fast_read(text, delimiter, width)
+    odd = quoted and text.count('"') % 2
+    fast = None if odd else fast_read(text, delimiter, width, quoted)
     if fast is not None and len(fast):
         return fast, [], [], 1
-    records, spans = read_records(text, delimiter)
-    rows, spans, width, bad, short = fit_records(records, spans, text)
+    records, spans = read_records(text, delimiter, quoted=quoted)
+    rows, spans, width, bad, short = fit_records(records, spans, text, quoted)
     if len(bad) > len(rows) - 1:
         (first, _), why, _ = bad[0]
         raise DataError(

@@ -247,3 +247,11 @@ def test_the_fast_reader_gives_what_the_exact_reader_gives(tmp_path, monkeypatch
     exact = load_table(path)
     pd.testing.assert_frame_equal(fast, exact)
     assert fast.attrs["notes"] == exact.attrs["notes"]
+
+
+def test_a_tsv_without_quoting_keeps_a_stray_quote_on_its_line(tmp_path):
+    lines = [f"{s}\t{i % 2}" for i, s in enumerate(SENTENCES)]
+    lines[1] = '" the best film ever , he said\t1'  # SentEval text: a quote mark, never closed
+    table = load_table(write(tmp_path, "stray.tsv", "\n".join(lines)))
+    assert len(table) == len(SENTENCES) and table["text"].iloc[1] == lines[1].split("\t")[0]
+    assert table.attrs["bad_lines"]["count"] == 0
