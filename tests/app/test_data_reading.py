@@ -107,3 +107,24 @@ def test_a_headerless_label_title_text_file_suggests_the_title_as_second_text(tm
     assert at.session_state["config"].data.text_pair_column == ""  # "(none)" stays chosen
     at.run()
     assert at.session_state["config"].data.text_pair_column == ""
+
+
+def test_self_instruct_instances_show_their_input_as_training_reads_it(tmp_path):
+    # Shape of self_instruct_seed_tasks.jsonl (Apache-2.0, yizhongw/self-instruct).
+    import json
+
+    rows = [
+        {
+            "id": f"t{i}",
+            "instruction": "Add the numbers.",
+            "instances": [{"input": f"{i} + {i}", "output": str(2 * i)}],
+        }
+        for i in range(12)
+    ]
+    source = tmp_path / "seed.jsonl"
+    source.write_text("\n".join(map(json.dumps, rows)))
+    at = open_page(source)
+    assert not at.exception
+    assert at.session_state["config"].model.task == "causal_lm"
+    shown = " ".join(m.value for m in at.markdown)
+    assert "### Input:\n0 + 0" in shown and "<mark>0</mark>" in shown
