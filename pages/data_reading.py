@@ -62,7 +62,7 @@ def bad_lines(record: dict | None) -> None:
     if not record or not record.get("count"):
         return
     count = record["count"]
-    with st.expander(f"{count:,} lines could not be read", icon=":material/warning:"):
+    with st.expander(f"Lines that could not be read: {count:,}", icon=":material/warning:"):
         st.write(
             "These lines are not in the table. Fix them in the file and upload it again, or go "
             "on without them."

@@ -275,13 +275,14 @@ def parse_delimited(
     short = [line for line in short if not (header and line == first_line)]
     if short:
         notes.append(
-            f"{len(short):,} rows have fewer fields than the others (lines "
-            f"{_line_list(short)}): their missing cells are left empty."
+            f"Rows with fewer fields than the others: {len(short):,} (line "
+            f"{_line_list(short)}); their missing cells are left empty."
         )
     if bad:
         notes.append(
-            f"{len(bad):,} lines could not be read and are not in the table (lines "
-            f"{_line_list([s[0] for s, _, _ in bad])}): they are listed below the preview."
+            f"Lines that could not be read: {len(bad):,} (line "
+            f"{_line_list([s[0] for s, _, _ in bad])}). They are not in the table; they are "
+            "listed below the preview."
         )
     table.attrs["header"] = {"first_row_is_header": bool(header), "guessed": guessed}
     table.attrs["bad_lines"] = bad_lines_record(bad)

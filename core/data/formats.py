@@ -221,8 +221,8 @@ def parse_jsonl(text: str, name: str) -> tuple[pd.DataFrame, list[str]]:
     if bad:
         shown = ", ".join(str(s[0]) for s, _, _ in bad[:8]) + (" …" if len(bad) > 8 else "")
         notes.append(
-            f"{len(bad):,} lines are not valid JSON and are not in the table (line {shown}): "
-            "they are listed below the preview. Fix or delete them."
+            f"Lines that are not valid JSON: {len(bad):,} (line {shown}). They are not in the "
+            "table; they are listed below the preview. Fix or delete them."
         )
     table.attrs["bad_lines"] = bad_lines_record(bad)
     return table, notes

@@ -69,8 +69,9 @@ def parse_labelled_lines(text: str, name: str) -> tuple[pd.DataFrame, list[str]]
     if bad:
         shown = ", ".join(str(s[0]) for s, _, _ in bad[:8])
         notes.append(
-            f"{len(bad):,} lines could not be read and are not in the table (lines {shown}"
-            f"{' …' if len(bad) > 8 else ''}): they are listed below the preview."
+            f"Lines that could not be read: {len(bad):,} (line {shown}"
+            f"{' …' if len(bad) > 8 else ''}). They are not in the table; they are listed below "
+            "the preview."
         )
     table.attrs["bad_lines"] = bad_lines_record(bad)
     return table, notes
@@ -88,7 +89,7 @@ def _layout_note(layout: str, table: pd.DataFrame) -> str:
     if layout == "fasttext":
         several = int((table["labels"] != table["label"]).sum())
         extra = (
-            f" {several:,} lines carry several labels: label is the first, labels lists all."
+            f" Lines with several labels: {several:,}; label is the first, labels lists all."
             if several
             else ""
         )

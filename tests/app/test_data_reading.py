@@ -74,7 +74,7 @@ def test_lines_that_cannot_be_read_are_listed(tmp_path):
     source.write_text("\n".join(lines))
     at = open_page(source)
     assert not at.exception
-    expander = next(e for e in at.expander if e.label == "1 lines could not be read")
+    expander = next(e for e in at.expander if e.label == "Lines that could not be read: 1")
     listed = expander.dataframe[0].value
     assert listed.to_dict("records")[0]["lines"] == "5"
     assert "29 rows" in at.success[0].value

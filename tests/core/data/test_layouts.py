@@ -102,7 +102,7 @@ def test_fasttext_lines_and_a_line_that_does_not_parse(tmp_path):
     assert table.loc[len(table) - 1, ["label", "labels"]].tolist() == ["pos", "pos,funny"]
     assert table.attrs["bad_lines"]["count"] == 1
     assert table.attrs["bad_lines"]["listed"][0]["lines"] == "4"
-    assert any("lines 4" in n for n in table.attrs["notes"])
+    assert any("could not be read: 1 (line 4)" in n for n in table.attrs["notes"])
     assert suggest_mapping(table)["label"] == "label"
 
 
@@ -157,7 +157,8 @@ def test_rows_with_extra_or_missing_fields_are_counted_with_their_lines(tmp_path
     }
     assert table.loc[table["text"] == "only text here", "label"].tolist() == [""]
     notes = " ".join(table.attrs["notes"])
-    assert "(lines 3)" in notes and "fewer fields than the others (lines 5)" in notes
+    assert "could not be read: 1 (line 3)" in notes
+    assert "fewer fields than the others: 1 (line 5)" in notes
 
 
 def test_jsonl_keeps_the_good_lines_and_lists_the_bad_one(tmp_path):
