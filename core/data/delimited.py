@@ -73,7 +73,9 @@ def read_records(
     records, spans, previous_end = [], [], 0
     for record in reader:
         start, previous_end = previous_end + 1, reader.line_num
-        if record and "".join(record).strip():
+        # A blank line is no record; a line of empty cells (",,") is an empty row, kept so the
+        # quality report counts it.
+        if record and (len(record) > 1 or record[0].strip()):
             records.append(record)
             spans.append((start, reader.line_num))
             if limit is not None and len(records) >= limit:
@@ -118,8 +120,9 @@ def fast_read(text: str, delimiter: str, width: int, quoted: bool = True) -> pd.
         return None
     frame = read.to_pandas()
     frame.columns = range(width)
-    filled = frame.apply(lambda column: column.str.strip() != "").any(axis=1)
-    return frame[filled].reset_index(drop=True)
+    if width == 1:  # as read_records: a blank line is no record
+        frame = frame[frame[0].str.strip() != ""]
+    return frame.reset_index(drop=True)
 
 
 def fit_records(records, spans, text: str, quoted: bool = True):

@@ -256,3 +256,15 @@ def test_a_tsv_without_quoting_keeps_a_stray_quote_on_its_line(tmp_path):
     table = load_table(write(tmp_path, "stray.tsv", "\n".join(lines)))
     assert len(table) == len(SENTENCES) and table["text"].iloc[1] == lines[1].split("\t")[0]
     assert table.attrs["bad_lines"]["count"] == 0
+
+
+def test_a_row_of_empty_cells_is_kept_for_the_quality_report_and_blank_lines_are_not_rows(
+    tmp_path,
+):
+    content = "text,label\nfirst sentence here,a\n\n,\nsecond sentence here,b\n   \n"
+    table = load_table(write(tmp_path, "gaps.csv", content))
+    assert table.values.tolist() == [
+        ["first sentence here", "a"],
+        ["", ""],
+        ["second sentence here", "b"],
+    ]
