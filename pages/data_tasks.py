@@ -105,6 +105,9 @@ def render_examples(table, changes: dict, task: str, count: int = 2) -> None:
             "instruction": changes["prompt_column"],
             "output": changes["response_column"],
         }
+        # Training appends an Alpaca / Self-Instruct `input` to an `instruction` prompt: show it.
+        if changes["prompt_column"] == "instruction" and "input" in table.columns:
+            mapping["input"] = "input"
     else:
         mapping = {"task": "text", "text": changes["text_column"]}
     st.caption("As the model sees it: highlighted text is what it learns to write.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from core.data.chat_turns import normalise_turns
 from core.data.load import DataError
 
 TEXT_NAMES = ("text", "sentence", "review", "content", "body", "comment", "message", "document")
@@ -14,9 +15,17 @@ def _text_score(series: pd.Series) -> float:
     """Mean length of the values that are strings; 0 for a column that is not text-like."""
     values = series.dropna()
     strings = values[values.map(lambda v: isinstance(v, str))]
-    if len(strings) < max(1, 0.5 * len(values)):
+    if len(strings) < max(1, 0.5 * len(values)) or strings.str.strip().str.fullmatch(NUMBER).all():
         return 0.0
     return float(strings.str.len().mean() or 0.0)
+
+
+def _distinct(series: pd.Series) -> int:
+    """Distinct values, also for cells pandas cannot hash (lists, dicts from JSON)."""
+    try:
+        return int(series.nunique())
+    except TypeError:
+        return int(series.map(repr).nunique())
 
 
 def suggest_columns(table: pd.DataFrame) -> dict:
@@ -34,19 +43,24 @@ def suggest_columns(table: pd.DataFrame) -> dict:
     if text is None or scores.get(text, 0) == 0:
         text = max(scores, key=scores.get) if scores and max(scores.values()) >= 15 else None
     if text is None:
+        named = next((lower[n] for n in TEXT_NAMES if n in lower), None)
+        if named is not None:
+            check_text(table, named)
         raise DataError(
             "No column looks like text (sentences or documents): found "
             f"{', '.join(map(str, table.columns))}. Add a column with the text to learn from."
         )
     label = next((lower[n] for n in LABEL_NAMES if n in lower and lower[n] != text), "")
     if not label:
-        candidates = [c for c in table.columns if c != text and 2 <= table[c].nunique() <= 50]
-        label = min(candidates, key=lambda c: table[c].nunique()) if candidates else ""
+        counts = {c: _distinct(table[c]) for c in table.columns if c != text}
+        candidates = [c for c, n in counts.items() if 2 <= n <= 50]
+        label = min(candidates, key=counts.get) if candidates else ""
     return {"task": "classification", "text": text, "label": label}
 
 
 def check_labels(table: pd.DataFrame, label_column: str) -> None:
-    """Raise DataError if the label column cannot train a classifier."""
+    """Raise DataError if the label column cannot train a classifier: missing, fewer than two
+    classes, or a different value on (almost) every row (an ID, not a label)."""
     if label_column not in table.columns:
         raise DataError(
             f"There is no column '{label_column}'. Pick the label column from the list."
@@ -59,6 +73,34 @@ def check_labels(table: pd.DataFrame, label_column: str) -> None:
             f"The label column '{label_column}' has {found}: a classifier needs at least two "
             "different labels. Pick another column or add examples of the other classes."
         )
+    rows = int((labels != "").sum())
+    if rows >= ID_MIN_ROWS and len(classes) >= ID_SHARE * rows:
+        raise DataError(
+            f"The label column '{label_column}' has {len(classes):,} different values in "
+            f"{rows:,} rows: nearly every row has its own value, so it looks like an ID or a "
+            "free text, not a label. Pick the column that holds the classes."
+        )
+
+
+# A label column with distinct values on this share of its rows (and at least this many rows)
+# is an ID: no class has the two examples that a split into train and validation needs.
+ID_SHARE = 0.9
+ID_MIN_ROWS = 20
+
+
+def check_text(table: pd.DataFrame, text_column: str) -> None:
+    """Raise DataError if the text column holds only numbers (a model of language needs words)."""
+    values = table[text_column].dropna().astype(str).str.strip()
+    values = values[values != ""]
+    if len(values) and values.str.fullmatch(NUMBER).all():
+        raise DataError(
+            f"The text column '{text_column}' holds only numbers (e.g. {values.iloc[0]!r}): a "
+            "language model learns from words. Pick the column with the text, or, for numeric "
+            "features, use a tabular model instead."
+        )
+
+
+NUMBER = r"[+-]?(?:\d+[.,]?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 
 
 # --- Task detection for every supported shape -------------------------------------------------
@@ -77,7 +119,8 @@ SHAPES = {
     },
 }
 INPUT_NAMES = ("input", "context")
-PAIR_NAMES = ("text_pair", "sentence2", "text2", "hypothesis", "question2")
+# A title beside a longer text (AG News: label, title, description) is read with it as a pair.
+PAIR_NAMES = ("text_pair", "sentence2", "text2", "hypothesis", "question2", "title", "headline")
 # What the trainer's RunConfig calls each data shape (core.settings.TASKS).
 SETTINGS_TASK = {
     "classification": "classification",
@@ -141,12 +184,10 @@ ALPACA_PROMPT = "### Instruction:\n{instruction}\n\n{input_block}### Response:\n
 
 def chat_turns(value, fmt: str = "") -> list[dict]:
     """A chat cell as [{"role", "content"}], read exactly as training reads it
-    (core.train.chat.normalise_turns: OpenAI or ShareGPT, JSON text or lists), so the page shows
+    (core.data.chat_turns.normalise_turns: OpenAI or ShareGPT, JSON text or lists), so the page shows
     what will be trained; a cell training could not read gives no turns (counted as empty).
     `fmt` is kept for callers that know the format; the reader recognises both.
     """
-    from core.train.chat import normalise_turns
-
     try:
         return normalise_turns(value)
     except DataError:

@@ -10,6 +10,7 @@ Notes about guesses (encoding, delimiter, merged schemas) are kept in `table.att
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -20,20 +21,32 @@ import pandas as pd
 from core.data.formats import TABLE_SUFFIXES, WRAPPERS, DataError, parse_bytes, unwrap
 from core.models import HUB_ID
 
-__all__ = ["DataError", "SUPPORTED", "load_table", "load_source", "load_splits", "store_upload"]
+__all__ = [
+    "DataError",
+    "SUPPORTED",
+    "header_choice",
+    "load_source",
+    "load_splits",
+    "load_table",
+    "reread_with_header",
+    "store_upload",
+]
 
 SUPPORTED = TABLE_SUFFIXES + WRAPPERS
 
 
-def load_table(path: str | Path) -> pd.DataFrame:
-    """Load a data file (CSV, TSV, JSON, JSONL, Parquet, .xlsx, .txt, or .gz/.zip of these) or a
-    `save_to_disk` folder (its "train" split, else its first split).
+def load_table(path: str | Path, header: bool | None = None) -> pd.DataFrame:
+    """Load a data file (CSV, TSV, JSON, JSONL, Parquet, .xlsx, .txt, .label, or .gz/.zip of
+    these) or a `save_to_disk` folder (its "train" split, else its first split).
 
     Args:
         path: the file or folder.
+        header: for CSV / TSV, whether the first row holds the column names; None guesses.
 
     Returns:
-        The table, columns named by strings; `attrs["notes"]` lists what was guessed.
+        The table, columns named by strings; `attrs["notes"]` lists what was guessed,
+        `attrs["header"]` the header decision (delimited files), `attrs["bad_lines"]` the lines
+        left out ({"count", "listed": [{"lines", "problem", "content"}]}).
 
     Raises:
         DataError: missing or empty file, unknown format, or content that does not parse.
@@ -52,7 +65,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
         raise DataError(
             f"{inner} inside {path.name} is empty. Choose a file that holds your examples."
         )
-    table, notes = parse_bytes(data, inner)
+    table, notes = parse_bytes(data, inner, header)
     return _finish(table, path.name, notes)
 
 
@@ -164,3 +177,37 @@ def store_upload(data: bytes, filename: str, root: Path) -> Path:
             out.write(data)
         os.replace(tmp, target)
     return target
+
+
+READING_FILE = "reading.json"  # beside a version made by a header correction
+
+
+def reread_with_header(path: str | Path, first_row_is_header: bool, root: Path) -> Path:
+    """Read a CSV / TSV again with the user's header choice and keep the result as a dataset
+    version (ROOT/datasets/<fingerprint>/): the file itself is never changed, training reads the
+    version, and `header_choice` tells the page where it came from.
+
+    Returns:
+        The version's data file.
+
+    Raises:
+        DataError: the file cannot be read that way (e.g. nothing is left below the header).
+    """
+    from core.data.lineage import save_version  # lineage imports the cleaning steps: lazily
+
+    table = load_table(path, header=first_row_is_header)
+    record = save_version(table, root, source=path)
+    reading = {"source": str(path), "first_row_is_header": first_row_is_header}
+    (Path(record.path).parent / READING_FILE).write_text(json.dumps(reading))
+    return Path(record.path)
+
+
+def header_choice(path: str | Path) -> dict | None:
+    """{"source", "first_row_is_header"} for a version made by `reread_with_header`, else None."""
+    marker = Path(path).parent / READING_FILE
+    if not marker.is_file():
+        return None
+    try:
+        return json.loads(marker.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None

@@ -105,7 +105,7 @@ def test_mixed_json_schemas_load_the_union_and_say_what_differs(tmp_path):
         ("quote.csv", 'text,label\n"unclosed,pos\nok,neg\n', "quote"),
         ("fields.csv", "text,label\na,b,c,d\n", "extra separators"),
         ("bad.json", '[{"text": "a"', "not valid JSON"),
-        ("bad.jsonl", '{"text": "a"}\n{oops}\n', "line 2"),
+        ("bad.jsonl", "{oops}\n[1,\n", "none of its 2 lines is valid JSON"),
         ("x.docx", b"hello", "not supported"),
         ("len.json", json.dumps({"text": ["a", "b"], "label": ["x"]}), "different lengths"),
         ("bad.parquet", b"PAR1 not really", "Parquet"),
