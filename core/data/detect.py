@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from core.data.chat_turns import normalise_turns
-from core.data.load import DataError
+from core.data.errors import DataError
 
 TEXT_NAMES = ("text", "sentence", "review", "content", "body", "comment", "message", "document")
 LABEL_NAMES = ("label", "labels", "sentiment", "class", "category", "target", "rating", "y")
