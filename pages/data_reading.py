@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.data.load import DataError, header_choice, reread_with_header
+from core.data.lineage import header_choice, reread_with_header
+from core.data.load import DataError
 from core.runs import data_root
 from pages.common import set_config
 

@@ -155,3 +155,37 @@ def data_fingerprint(path: str | Path, table: pd.DataFrame | None = None) -> str
 
         table = load_table(path)
     return fingerprint(table)
+
+
+READING_FILE = "reading.json"  # beside a version made by a header correction
+
+
+def reread_with_header(path: str | Path, first_row_is_header: bool, root: Path) -> Path:
+    """Read a CSV / TSV again with the user's header choice and keep the result as a dataset
+    version (ROOT/datasets/<fingerprint>/): the file itself is never changed, training reads the
+    version, and `header_choice` tells the page where it came from.
+
+    Returns:
+        The version's data file.
+
+    Raises:
+        DataError: the file cannot be read that way (e.g. nothing is left below the header).
+    """
+    from core.data.load import load_table
+
+    table = load_table(path, header=first_row_is_header)
+    record = save_version(table, root, source=path)
+    reading = {"source": str(path), "first_row_is_header": first_row_is_header}
+    (Path(record.path).parent / READING_FILE).write_text(json.dumps(reading))
+    return Path(record.path)
+
+
+def header_choice(path: str | Path) -> dict | None:
+    """{"source", "first_row_is_header"} for a version made by `reread_with_header`, else None."""
+    marker = Path(path).parent / READING_FILE
+    if not marker.is_file():
+        return None
+    try:
+        return json.loads(marker.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
