@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import runs
 from core.export import adapter_zip
-from core.plots.training import confusion_figure
+from core.plots.results import confusion_figure
 from pages.common import readiness, require_router, stepper
 
 require_router()
