@@ -78,6 +78,7 @@ def show_per_class_table(report: list[dict]) -> None:
     st.dataframe(
         report,
         hide_index=True,
+        placeholder="—",  # an undefined precision or recall, not 0
         column_config={
             "label": "Label",
             "support": st.column_config.NumberColumn("Rows", help="validation rows of this label"),
