@@ -219,8 +219,9 @@ def judge(evaluation: dict) -> Verdict:
             "chance", f"It scores {accuracy:.1%}: {word} {guess}.", WHAT_TO_TRY, lift, p_value
         )
     if lift < 0.05 or p_value >= 0.05:
+        only = "only " if lift < 0.05 else ""
         luck = f" on {n_rows} rows, which could be luck" if p_value >= 0.05 else ""
-        headline = f"It beats {guess} by only {points}{luck}."
+        headline = f"It beats {guess} by {only}{points}{luck}."
         return Verdict("weak", headline, WHAT_TO_TRY, lift, p_value)
     return Verdict("good", f"It beats {guess} by {points}.", "", lift, p_value)
 

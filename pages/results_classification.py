@@ -117,6 +117,7 @@ def show_mistakes(evaluation: dict) -> None:
                         for m in group["examples"]
                     ],
                     hide_index=True,
+                    placeholder="—",  # runs from before confidences were saved
                     column_config={
                         "text": st.column_config.TextColumn("Text", width="large"),
                         "confidence": st.column_config.NumberColumn(

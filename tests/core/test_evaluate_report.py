@@ -72,6 +72,8 @@ def test_a_small_lift_on_few_rows_may_be_luck_and_a_clear_lift_is_good():
     slightly = ["a"] * 54 + ["b"] * 6 + ["a"] * 28 + ["b"] * 12  # 66% vs 60%: p ~ 0.12
     weak = judge(evaluation_for(true, slightly, ["a", "b"]))
     assert weak.level == "weak" and "could be luck" in weak.headline and weak.p_value > 0.05
+    few = judge(evaluation_for(["a"] * 6 + ["b"] * 4, ["a"] * 6 + ["a", "b", "a", "a"], ["a", "b"]))
+    assert few.level == "weak" and "by 10.0 percentage points on 10 rows" in few.headline
     good = judge(evaluation_for(true, ["a"] * 57 + ["b"] * 3 + ["a"] * 5 + ["b"] * 35, ["a", "b"]))
     assert good.level == "good" and good.p_value < 0.001 and good.advice == ""
 
