@@ -124,7 +124,11 @@ def test_a_good_run_with_numeric_labels_is_green_with_confusions_grouped(app, da
         "True '2', predicted '1': 3 rows",
         "True '4', predicted '3': 1 row",
     ]
-    assert len(app.get("plotly_chart")) == 2
+    charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    assert len(charts) == 2
+    for chart in charts:  # "1".."4" drawn as the four label names, not on a number line
+        assert chart["layout"]["xaxis"]["type"] == "category"
+        assert chart["layout"]["xaxis"]["categoryarray"] == labels
     per_class = app.dataframe[0].value
     assert list(per_class["label"]) == labels
     assert per_class["recall"].round(2).tolist() == [1.0, 0.88, 1.0, 0.96]
