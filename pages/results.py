@@ -1,5 +1,6 @@
 """Step 4 · Results: how good the model is, try it, download it."""
 
+import shlex
 from pathlib import Path
 
 import streamlit as st
@@ -59,6 +60,11 @@ def classification_results(evaluation: dict, run_dir: str, config) -> None:
             st.bar_chart(result["probabilities"], horizontal=True, height=160)
 
         try_model(answer)
+    st.caption("Label a whole file (CSV, TSV, JSON, Excel …) from a terminal:")
+    st.code(
+        f"python -m core.predict --run {shlex.quote(run_dir)} --data YOUR_FILE.csv --out labelled.csv",
+        language="bash",
+    )
 
 
 def generation_results(evaluation: dict, run_dir: str) -> None:

@@ -115,11 +115,13 @@ def test_a_good_run_with_numeric_labels_is_green_with_confusions_grouped(app, da
     for i in (25, 26, 27):  # three "2" rows called "1", one "4" row called "3"
         predicted[i] = "1"
     predicted[90] = "3"
-    open_results(app, finished_run(true, predicted, labels))
+    run_dir = finished_run(true, predicted, labels)
+    open_results(app, run_dir)
     metric = accuracy_metric(app)
     assert metric.proto.color == MetricProto.GREEN and metric.proto.direction == MetricProto.UP
     assert "It beats always guessing '1' (25.0%) by 71.0 percentage points" in texts(app.success)
     assert not app.warning and OFFER not in [b.label for b in app.button]
+    assert any(f"python -m core.predict --run {run_dir}" in c.value for c in app.code)
     assert [e.label for e in app.expander] == [
         "True '2', predicted '1': 3 rows",
         "True '4', predicted '3': 1 row",
