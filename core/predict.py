@@ -64,13 +64,24 @@ def adapter_dir_of(run_dir: Path) -> Path:
     return Path(run_dir) / runs.ADAPTER_DIR
 
 
-def load_merged_classifier(run_dir: Path) -> Classifier:
+def load_merged_classifier(run_dir: Path, device: str = "auto") -> Classifier:
     """The run's classifier with the LoRA weights merged into the base model, for inference.
 
+    Args:
+        device: "cpu", "cuda" (or "cuda:N"), or "auto": the GPU when torch sees one.
+
     Raises:
-        PredictError: the adapter is missing, partial, or does not load on its base model.
+        PredictError: the adapter is missing, partial, or does not load on its base model; or
+            a GPU was asked for and torch sees none.
     """
+    import torch
+
     from core.evaluate import load_classifier
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise PredictError(f"--device {device}: torch sees no GPU here. Use --device cpu.")
 
     check_adapter(run_dir)
     try:
@@ -82,7 +93,7 @@ def load_merged_classifier(run_dir: Path) -> Classifier:
         ) from err
     if hasattr(classifier.model, "merge_and_unload"):
         classifier.model = classifier.model.merge_and_unload()
-    classifier.model.eval()
+    classifier.model.to(device).eval()
     return classifier
 
 
@@ -107,8 +118,8 @@ def predict_probabilities(
             batch = tokenizer.pad(
                 {k: [encoded[k][i] for i in rows] for k in keys}, return_tensors="pt"
             )
-            logits = classifier.model(**batch).logits.float()
-            probabilities[rows] = torch.softmax(logits, dim=-1).numpy()
+            logits = classifier.model(**batch.to(classifier.model.device)).logits.float()
+            probabilities[rows] = torch.softmax(logits, dim=-1).cpu().numpy()
     return probabilities
 
 
@@ -147,7 +158,12 @@ def choose_columns(table: pd.DataFrame, data, text: str | None) -> tuple[str, st
 
 
 def predict_file(
-    run_dir: Path, data: Path, out: Path, text: str | None = None, batch_size: int = 64
+    run_dir: Path,
+    data: Path,
+    out: Path,
+    text: str | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
 ) -> dict:
     """Predict every row of `data`, write `out` (CSV), and return a summary.
 
@@ -171,7 +187,7 @@ def predict_file(
     keep = [i for i, t in enumerate(texts) if t]
     if not keep:
         raise PredictError(f"Column {text_col!r} is empty in every row: nothing to label.")
-    classifier = load_merged_classifier(run_dir)
+    classifier = load_merged_classifier(run_dir, device)
     started = time.perf_counter()
     probs = predict_probabilities(
         classifier,
@@ -236,9 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="where to write the CSV")
     parser.add_argument("--text", help="the text column (default: the run's, else guessed)")
     parser.add_argument("--batch-size", type=int, default=64, help="rows per batch")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (the GPU if any)")
     args = parser.parse_args(argv)
     try:
-        summary = predict_file(args.run, args.data, args.out, args.text, args.batch_size)
+        summary = predict_file(
+            args.run, args.data, args.out, args.text, args.batch_size, args.device
+        )
     except (PredictError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,25 +16,64 @@ from tests.conftest import write_reviews
 LABELS = ["negative", "positive"]
 
 
+def word_tokenizer(folder):
+    """A word-level tokenizer trained here on the review words (no download, no embedded model)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.conftest import FILLER, NEGATIVE, POSITIVE
+
+    tokenizer = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.WordLevelTrainer(special_tokens=["[PAD]", "[UNK]"])
+    tokenizer.train_from_iterator([" ".join(FILLER + POSITIVE + NEGATIVE + ["long"])], trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]")
+    fast.save_pretrained(folder)
+    return fast
+
+
 @pytest.fixture(scope="module")
 def lora_run(tmp_path_factory):
-    """A run trained by core.train on the embedded MiniLM (a random tiny BERT answers one label)."""
-    from core import jobs
+    """A run folder: a tiny random Llama classifier (it reads the last token, so answers differ
+    from row to row) with a LoRA of random non-zero weights, saved as core.train saves one."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForSequenceClassification
 
-    root = tmp_path_factory.mktemp("runs")
-    config = RunConfig(name="quick").replace(
-        data={"path": str(write_reviews(root / "reviews.csv", rows=160))},
-        training={
-            "num_train_epochs": 2.0,
-            "learning_rate": 2e-3,
-            "per_device_train_batch_size": 8,
-            "max_length": 32,
-        },
-        lora={"r": 4, "alpha": 8},
+    root = tmp_path_factory.mktemp("predict")
+    base_dir = root / "tiny-llama"
+    tokenizer = word_tokenizer(base_dir)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=2,
     )
-    run_dir = jobs.start_job(config, root=root)
-    status = jobs.wait_for(run_dir, timeout=300)
-    assert status["state"] == "completed", runs.tail_log(run_dir)
+    LlamaForSequenceClassification(config).save_pretrained(base_dir)
+    run_config = RunConfig(name="quick").replace(
+        model={"name_or_path": str(base_dir)}, training={"max_length": 32}
+    )
+    run_dir = runs.create_run(run_config, root=root / "runs")
+    base = LlamaForSequenceClassification.from_pretrained(base_dir, num_labels=2)
+    lora = LoraConfig(
+        task_type="SEQ_CLS", r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    adapter = run_dir / runs.ADAPTER_DIR
+    get_peft_model(base, lora).save_pretrained(adapter)
+    tokenizer.save_pretrained(adapter)
+    meta = {
+        "labels": LABELS,
+        "base_model": str(base_dir),
+        "method": "lora",
+        "task": "classification",
+    }
+    (adapter / "labels.json").write_text(json.dumps(meta))
+    runs.write_status(run_dir, state="completed")
     return run_dir
 
 
@@ -109,3 +150,46 @@ def test_a_run_without_a_complete_adapter_gets_a_message(lora_run, tmp_path, cap
     assert code == 2 and "No trained adapter" in err
     code, err = run_cli(capsys, "--run", tmp_path, "--data", data, "--out", tmp_path / "o.csv")
     assert code == 2 and "is not a run folder" in err
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(cuda_available(), reason="this machine has a GPU")
+def test_asking_for_a_gpu_where_there_is_none_gets_a_message(lora_run, tmp_path, capsys):
+    data = write_reviews(tmp_path / "r.csv", rows=5)
+    out = tmp_path / "o.csv"
+    code, err = run_cli(capsys, "--run", lora_run, "--data", data, "--out", out, "--device", "cuda")
+    assert code == 2 and "torch sees no GPU here. Use --device cpu." in err
+
+
+@pytest.mark.skipif(not cuda_available(), reason="needs a GPU")
+def test_the_gpu_gives_the_cpu_answers(lora_run, tmp_path):
+    data = write_reviews(tmp_path / "new.csv", rows=300, seed=5)
+    on_cpu = predict_file(lora_run, data, tmp_path / "cpu.csv", device="cpu", batch_size=16)
+    on_gpu = predict_file(lora_run, data, tmp_path / "gpu.csv", device="cuda", batch_size=16)
+    cpu, gpu = pd.read_csv(tmp_path / "cpu.csv"), pd.read_csv(tmp_path / "gpu.csv")
+    assert list(gpu["predicted"]) == list(cpu["predicted"])
+    np.testing.assert_allclose(gpu["probability"], cpu["probability"], atol=1e-3)
+    assert on_gpu["accuracy"] == on_cpu["accuracy"]
+
+
+@pytest.mark.slow
+def test_a_run_trained_by_core_train_labels_a_new_file_well(tmp_path):
+    """The whole path: core.train writes the adapter, core.predict reads it (embedded MiniLM)."""
+    from core import jobs
+
+    config = RunConfig(name="quick").replace(
+        data={"path": str(write_reviews(tmp_path / "train.csv", rows=160))},
+        training={"num_train_epochs": 2.0, "learning_rate": 2e-3, "max_length": 32},
+        lora={"r": 4, "alpha": 8},
+    )
+    run_dir = jobs.start_job(config, root=tmp_path / "runs")
+    status = jobs.wait_for(run_dir, timeout=300)
+    assert status["state"] == "completed", runs.tail_log(run_dir)
+    fresh = write_reviews(tmp_path / "fresh.csv", rows=60, seed=11)
+    summary = predict_file(run_dir, fresh, tmp_path / "out.csv")
+    assert summary["labelled"] == 60 and summary["accuracy"] > 0.8, summary
