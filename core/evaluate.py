@@ -1,4 +1,9 @@
-"""Use a trained adapter: load it once, then predict labels with probabilities ("try it")."""
+"""Read a classifier's results honestly, and use a trained adapter ("try it").
+
+The report half works on eval.json alone (confusion matrix, labels, chance accuracy, a few
+mistakes): per-class precision and recall, a verdict against guessing, mistakes grouped by the
+confusion. The "try it" half loads base model + adapter once and predicts with probabilities.
+"""
 
 from __future__ import annotations
 
@@ -138,3 +143,149 @@ def generate(generator: Generator, prompt: str, max_new_tokens: int = 64) -> str
         )
     new = output[0] if generator.task == "seq2seq" else output[0, encoded["input_ids"].shape[1] :]
     return tokenizer.decode(new, skip_special_tokens=True).strip()
+
+
+def per_class_report(confusion: list[list[int]], labels: list[str]) -> list[dict]:
+    """Per label: its rows (support), rows predicted as it, precision, recall and F1.
+
+    Precision of a label the model never predicts, and recall of a label with no validation rows,
+    are None (undefined), not 0: as scikit-learn's `zero_division=np.nan`.
+    """
+    report = []
+    for i, label in enumerate(labels):
+        hits = confusion[i][i]
+        support = sum(confusion[i])
+        predicted = sum(row[i] for row in confusion)
+        report.append(
+            {
+                "label": str(label),
+                "support": support,
+                "predicted": predicted,
+                "precision": hits / predicted if predicted else None,
+                "recall": hits / support if support else None,
+                "f1": 2 * hits / (support + predicted) if support + predicted else None,
+            }
+        )
+    return report
+
+
+@dataclass
+class Verdict:
+    """How the model compares with always guessing the commonest label, in plain words."""
+
+    level: str  # "good", "weak" (may be luck), "chance" (at or below guessing), "collapsed"
+    headline: str
+    advice: str
+    lift: float  # accuracy minus chance accuracy
+    p_value: float  # one-sided binomial test of "better than guessing"
+
+
+WHAT_TO_TRY = (
+    "Try a longer run or a search over settings: Auto tries several learning rates and epoch "
+    "counts within a time budget (the Quick preset's single epoch is often too little for a few "
+    "hundred rows). More examples of the rarer labels help too, and check on the Data page that "
+    "the labels mean what you think (conflicting labels, imbalance)."
+)
+
+
+def judge(evaluation: dict) -> Verdict:
+    """A verdict on a classification eval.json: good, weak, at chance, or collapsed to one label.
+
+    "Weak" means above guessing but by under 5 points, or not significantly (one-sided binomial
+    test, p >= 0.05) on this many validation rows.
+    """
+    confusion, labels = evaluation["confusion"], [str(x) for x in evaluation["labels"]]
+    accuracy, chance = evaluation["accuracy"], evaluation["chance_accuracy"]
+    n_rows = sum(map(sum, confusion))
+    lift, p_value = accuracy - chance, better_than_guessing_p(accuracy, chance, n_rows)
+    commonest = labels[max(range(len(labels)), key=lambda i: sum(confusion[i]))]
+    used = [labels[j] for j in range(len(labels)) if any(row[j] for row in confusion)]
+    guess = f"always guessing '{commonest}' ({chance:.1%})"
+    points = f"{100 * lift:.1f} percentage points"
+    if len(labels) > 1 and len(used) == 1:
+        outcome = (
+            "that is what guessing the commonest label gives"
+            if used[0] == commonest
+            else f"that scores {accuracy:.1%}, below {guess}"
+        )
+        headline = (
+            f"It predicts '{used[0]}' for every row: {outcome}. "
+            "It has not learned to tell the labels apart."
+        )
+        return Verdict("collapsed", headline, WHAT_TO_TRY, lift, p_value)
+    if lift < 5e-4:  # rounds to +0.0% or below
+        word = "the same as" if lift > -5e-4 else "less than"
+        return Verdict(
+            "chance", f"It scores {accuracy:.1%}: {word} {guess}.", WHAT_TO_TRY, lift, p_value
+        )
+    if lift < 0.05 or p_value >= 0.05:
+        only = "only " if lift < 0.05 else ""
+        luck = f" on {n_rows} rows, which could be luck" if p_value >= 0.05 else ""
+        headline = f"It beats {guess} by {only}{points}{luck}."
+        return Verdict("weak", headline, WHAT_TO_TRY, lift, p_value)
+    return Verdict("good", f"It beats {guess} by {points}.", "", lift, p_value)
+
+
+def better_than_guessing_p(accuracy: float, chance: float, n_rows: int) -> float:
+    """One-sided binomial p-value that `accuracy` on `n_rows` beats a guesser scoring `chance`."""
+    if n_rows < 1 or chance >= 1.0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    hits = round(accuracy * n_rows)
+    return float(binomtest(hits, n_rows, chance, alternative="greater").pvalue)
+
+
+def suggest_next_run(preset_used: str | None) -> dict:
+    """The one-click next try after a weak run: Auto for 5 minutes, or 15 after a short Auto run."""
+    minutes = 15 if (preset_used or "").lower() == "auto" else 5
+    return {"preset": "Auto", "minutes": minutes, "label": f"Run Auto for {minutes} minutes"}
+
+
+def group_mistakes(evaluation: dict) -> list[dict]:
+    """The wrong answers grouped by (true label, predicted label), biggest confusion first.
+
+    Each group: true, predicted, count (all such rows, from the confusion matrix) and examples
+    (the saved mistakes of that pair, most confident first when eval.json has confidences).
+    """
+    confusion, labels = evaluation["confusion"], [str(x) for x in evaluation["labels"]]
+    saved: dict[tuple[str, str], list[dict]] = {}
+    for mistake in evaluation.get("mistakes", []):
+        key = (str(mistake["label"]), str(mistake["predicted"]))
+        saved.setdefault(key, []).append(mistake)
+    groups = [
+        {
+            "true": labels[i],
+            "predicted": labels[j],
+            "count": confusion[i][j],
+            "examples": sorted(
+                saved.get((labels[i], labels[j]), []),
+                key=lambda m: -m.get("confidence", 0.0),
+            ),
+        }
+        for i in range(len(labels))
+        for j in range(len(labels))
+        if i != j and confusion[i][j]
+    ]
+    return sorted(groups, key=lambda g: -g["count"])
+
+
+def mistake_rows(label_ids, predicted, confidence, per_pair: int = 5, limit: int = 100) -> list:
+    """Indices of wrong rows to save: up to `per_pair` per (true, predicted), most confident first.
+
+    Spreading the examples over the pairs lets every confusion show some rows; the most confident
+    mistakes are the likeliest mislabelled rows.
+    """
+    import numpy as np
+
+    label_ids, predicted = np.asarray(label_ids), np.asarray(predicted)
+    wrong = np.flatnonzero(label_ids != predicted)
+    wrong = wrong[np.argsort(-np.asarray(confidence)[wrong], kind="stable")]
+    taken: dict[tuple[int, int], int] = {}
+    chosen = []
+    for row in wrong.tolist():
+        pair = (int(label_ids[row]), int(predicted[row]))
+        if taken.get(pair, 0) < per_pair and len(chosen) < limit:
+            taken[pair] = taken.get(pair, 0) + 1
+            chosen.append(row)
+    return chosen

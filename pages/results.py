@@ -1,13 +1,14 @@
 """Step 4 · Results: how good the model is, try it, download it."""
 
+import shlex
 from pathlib import Path
 
 import streamlit as st
 
 from core import runs
 from core.export import adapter_zip
-from core.plots.training import confusion_figure
 from pages.common import readiness, require_router, stepper
+from pages.results_classification import show_report
 
 require_router()
 
@@ -44,32 +45,8 @@ def try_model(make_answer) -> None:
         )
 
 
-def classification_results(evaluation: dict, run_dir: str) -> None:
-    chance = evaluation["chance_accuracy"]
-    cols = st.columns(3)
-    cols[0].metric(
-        "Validation accuracy",
-        f"{evaluation['accuracy']:.1%}",
-        delta=f"{evaluation['accuracy'] - chance:+.1%} over guessing",
-        help=f"Always guessing the commonest label would score {chance:.1%}.",
-    )
-    cols[1].metric(
-        "Macro-F1",
-        f"{evaluation['macro_f1']:.3f}",
-        help="Average F1 over labels: rare labels count as much as common ones.",
-    )
-    cols[2].metric("Validation rows", f"{evaluation['n_validation']:,}")
-    if evaluation["accuracy"] < chance + 0.05:
-        st.warning(
-            "The model barely beats guessing. Try the Balanced preset, more data, or check the labels."
-        )
-    st.subheader("Where it gets confused")
-    st.plotly_chart(
-        confusion_figure(evaluation["confusion"], evaluation["labels"]), width="stretch"
-    )
-    if evaluation.get("mistakes"):
-        with st.expander(f"Examples it got wrong ({len(evaluation['mistakes'])} shown)"):
-            st.dataframe(evaluation["mistakes"], width="stretch")
+def classification_results(evaluation: dict, run_dir: str, config) -> None:
+    show_report(evaluation, config)
     st.subheader("Try it")
     sentence = st.text_input("Type a sentence", placeholder="The battery died after two days.")
     if sentence.strip():
@@ -83,6 +60,11 @@ def classification_results(evaluation: dict, run_dir: str) -> None:
             st.bar_chart(result["probabilities"], horizontal=True, height=160)
 
         try_model(answer)
+    st.caption("Label a whole file (CSV, TSV, JSON, Excel …) from a terminal:")
+    st.code(
+        f"python -m core.predict --run {shlex.quote(run_dir)} --data YOUR_FILE.csv --out labelled.csv",
+        language="bash",
+    )
 
 
 def generation_results(evaluation: dict, run_dir: str) -> None:
@@ -133,7 +115,7 @@ st.caption(
     f"`{config.data.fingerprint or 'n/a'}`"
 )
 if evaluation.get("task", "classification") == "classification":
-    classification_results(evaluation, run_dir)
+    classification_results(evaluation, run_dir, config)
 else:
     generation_results(evaluation, run_dir)
 

@@ -1,4 +1,7 @@
-"""Plotly figures for a run: loss curves, throughput, confusion matrix. Pure functions."""
+"""Plotly figures for a run: loss curves and training signals. Pure functions.
+
+The confusion matrix and per-class figures are in core.plots.results.
+"""
 
 from __future__ import annotations
 
@@ -57,30 +60,6 @@ def ema(values: list[float], weight: float) -> list[float]:
         last = value if last is None else weight * last + (1 - weight) * value
         smoothed.append(last)
     return smoothed
-
-
-def confusion_figure(confusion: list[list[int]], labels: list[str]) -> go.Figure:
-    """Heat map: rows are the true label, columns the predicted one; cells show counts."""
-    fig = go.Figure(
-        go.Heatmap(
-            z=confusion,
-            x=labels,
-            y=labels,
-            colorscale="Purples",
-            showscale=False,
-            text=confusion,
-            texttemplate="%{text}",
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        xaxis_title="predicted",
-        yaxis_title="true label",
-        height=360,
-        yaxis=dict(autorange="reversed"),
-        margin=dict(l=10, r=10, t=30, b=10),
-    )
-    return fig
 
 
 SIGNALS = (

@@ -5,7 +5,7 @@ without importing the recipe that imports it.
 
 eval.json for classification: classification_metrics(...) plus
     {"labels", "eval_loss", "n_validation", "chance_accuracy",
-     "mistakes": [{"text", "label", "predicted"}]}
+     "mistakes": [{"text", "label", "predicted", "confidence"}]}  (a few of every confusion)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ def write_final_eval(model, dataset, frame, labels: list[str], run_dir: Path, co
     import numpy as np
     import torch
 
+    from core.evaluate import mistake_rows
     from core.train.classification import classification_metrics, predict_logits
 
     logits = predict_logits(model, dataset, collator)
@@ -27,7 +28,8 @@ def write_final_eval(model, dataset, frame, labels: list[str], run_dir: Path, co
     metrics = classification_metrics(logits, label_ids, len(labels))
     loss = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(label_ids))
     predicted = logits.argmax(-1)
-    wrong = np.flatnonzero(predicted != label_ids)[:20]
+    confidence = torch.softmax(torch.from_numpy(logits).float(), -1).max(-1).values.numpy()
+    wrong = mistake_rows(label_ids, predicted, confidence)  # a few of every confusion
     metrics.update(
         labels=labels,
         eval_loss=float(loss),
@@ -38,6 +40,7 @@ def write_final_eval(model, dataset, frame, labels: list[str], run_dir: Path, co
                 "text": frame["text"].iloc[i][:300],
                 "label": frame["label"].iloc[i],
                 "predicted": labels[predicted[i]],
+                "confidence": round(float(confidence[i]), 4),
             }
             for i in wrong
         ],

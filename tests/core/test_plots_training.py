@@ -1,4 +1,4 @@
-from core.plots.training import confusion_figure, ema, loss_figure, signals_figure
+from core.plots.training import ema, loss_figure, signals_figure
 
 METRICS = [
     {"step": 1, "loss": 1.0, "learning_rate": 1e-3, "grad_norm": 2.0, "tokens_per_s": 100.0},
@@ -25,9 +25,3 @@ def test_signals_figure_has_one_panel_per_recorded_signal():
     titles = [a["text"] for a in fig["layout"]["annotations"]]
     assert titles == ["learning rate", "gradient norm", "tokens / s"]
     assert list(fig["data"][0]["y"]) == [1e-3, 5e-4]
-
-
-def test_confusion_figure_rows_are_true_labels():
-    fig = confusion_figure([[5, 1], [2, 7]], ["neg", "pos"]).to_dict()
-    heat = fig["data"][0]
-    assert [list(r) for r in heat["z"]] == [[5, 1], [2, 7]] and list(heat["y"]) == ["neg", "pos"]
