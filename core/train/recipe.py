@@ -16,6 +16,7 @@ from core.data.load import DataError
 from core.models import ModelError, resolve_model_path
 from core.settings import ConfigError, RunConfig
 from core.train.callbacks import StudioCallback
+from core.train.health import DivergenceGuard, guard_failure
 from core.train.stop import STOP, StopRequest
 
 EXPECTED_ERRORS = (DataError, ModelError, ConfigError)
@@ -116,6 +117,7 @@ def _train(
     prepared = prepare_task(config, model_path)
     args = build_training_args(config, run_dir, n_train=prepared.n_train)
     callback = StudioCallback(run_dir, stop, is_main, process_started=started)
+    guard = DivergenceGuard()
     trainer = StudioTrainer(
         model=prepared.model,
         args=args,
@@ -124,7 +126,7 @@ def _train(
         data_collator=prepared.collator,
         processing_class=prepared.tokenizer,
         compute_metrics=prepared.compute_metrics,
-        callbacks=[callback] + _early_stopping(config),
+        callbacks=[callback, guard] + _early_stopping(config),
     )
     trainer.remove_callback(PrinterCallback)  # our callback prints one line per log instead
     if is_main:
@@ -140,8 +142,9 @@ def _train(
         _describe_start(run_dir, prepared, features)
         write_sample_batch(run_dir, prepared)
     trainer.train(resume_from_checkpoint=_resume_point(run_dir, resume))
-    if callback.failure:
-        return {"state": "failed", "message": callback.failure}
+    failure = guard_failure(trainer)
+    if failure:
+        return {"state": "failed", "message": failure}
     if is_main:
         save_adapter(trainer, prepared.tokenizer, run_dir, config, prepared.labels)
         write_task_eval(prepared, trainer.model, run_dir)
@@ -250,6 +253,8 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
         report_to="none",
         disable_tqdm=True,
         save_only_model=False,
+        # The divergence guard's and early stopping's state come back with the checkpoint.
+        restore_callback_states_from_checkpoint=True,
         # FSDP / DeepSpeed only where they really run (never a silent fallback to DDP).
         **trainer_parallel_arguments(config, hardware),
     )
@@ -264,17 +269,32 @@ def _early_stopping(config: RunConfig) -> list:
 
 
 def _resume_point(run_dir: Path, resume: str | None):
+    """The checkpoint to resume from: `resume` itself, or for "latest" the newest complete one
+    (partial saves left by a kill are removed on the way).
+
+    Raises:
+        ConfigError: there is no complete checkpoint, or the named one is incomplete.
+    """
+    from core.train import checkpoints
+
     if resume is None:
         return None
     if resume != "latest":
+        if not checkpoints.is_complete(Path(resume)):
+            raise ConfigError(
+                f"{resume} is not a complete checkpoint (its save was cut off, or it is not a "
+                "checkpoint folder). Resume from the latest checkpoint instead."
+            )
         return resume
-    checkpoints = sorted(
-        (run_dir / runs.CHECKPOINT_DIR).glob("checkpoint-*"),
-        key=lambda p: int(p.name.split("-")[-1]),
-    )
-    if not checkpoints:
-        raise ConfigError(f"No checkpoint to resume from in {run_dir / runs.CHECKPOINT_DIR}.")
-    return str(checkpoints[-1])
+    root = run_dir / runs.CHECKPOINT_DIR
+    removed = checkpoints.remove_partial(root) if int(os.environ.get("RANK", "0")) == 0 else []
+    if removed:
+        print(f"Removed incomplete checkpoint(s) {', '.join(removed)} (cut off while saving)")
+    complete = checkpoints.complete_checkpoints(root)
+    if not complete:
+        cut = f" ({', '.join(removed)} was cut off while saving)" if removed else ""
+        raise ConfigError(f"No checkpoint to resume from in {root}{cut}. Start the run again.")
+    return str(complete[-1])
 
 
 def _describe_start(run_dir: Path, prepared, features: list[str]) -> None:
