@@ -107,9 +107,12 @@ def encode_example(tokenizer, example: dict, max_length: int, train_on_prompt: b
     a chat is cut at max_length (rows with no response token left are dropped).
     """
     if "turns" in example:
-        row = encode_segments(
-            tokenizer, render_segments(tokenizer, example["turns"]), max_length, train_on_prompt
-        )
+        if train_on_prompt:  # every token is trained: no need to find the replies
+            text = tokenizer.apply_chat_template(example["turns"], tokenize=False)
+            segments = [(text, True)]
+        else:
+            segments = render_segments(tokenizer, example["turns"])
+        row = encode_segments(tokenizer, segments, max_length, train_on_prompt)
         return [row] if row else []
     if "text" in example:
         ids = tokenizer(example["text"], add_special_tokens=True)["input_ids"]
