@@ -7,6 +7,7 @@ import streamlit as st
 from core import runs
 from core.export import adapter_zip
 from core.plots.training import confusion_figure
+from core.train.precision import precision_text
 from pages.common import readiness, require_router, stepper
 
 require_router()
@@ -132,6 +133,8 @@ st.caption(
     f"Run `{path.name}` · model `{config.model.name_or_path}` · data fingerprint "
     f"`{config.data.fingerprint or 'n/a'}`"
 )
+if precision_text(evaluation):  # engine: the dtypes read back from the trained model
+    st.caption(f"Trained with {precision_text(evaluation)}.")
 if evaluation.get("task", "classification") == "classification":
     classification_results(evaluation, run_dir)
 else:

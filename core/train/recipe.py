@@ -17,6 +17,7 @@ from core.models import ModelError, resolve_model_path
 from core.settings import ConfigError, RunConfig
 from core.train.callbacks import StudioCallback
 from core.train.health import DivergenceGuard, guard_failure
+from core.train.precision import parameter_dtypes, precision_text, record_dtypes, run_precision
 from core.train.stop import STOP, StopRequest
 
 EXPECTED_ERRORS = (DataError, ModelError, ConfigError)
@@ -114,7 +115,7 @@ def _train(
     threads = speed.set_cpu_threads()
     model_path = resolve_model_path(config.model.name_or_path)
     set_seed(config.training.seed)  # before the classifier head and LoRA weights are drawn
-    prepared = prepare_task(config, model_path)
+    prepared = prepare_task(config, model_path, run_precision(config))
     args = build_training_args(config, run_dir, n_train=prepared.n_train)
     callback = StudioCallback(run_dir, stop, is_main, process_started=started)
     guard = DivergenceGuard()
@@ -139,7 +140,7 @@ def _train(
             prepared.fast_dropout,
             sparse_logits_apply(prepared.model, prepared.task),
         )
-        _describe_start(run_dir, prepared, features)
+        _describe_start(run_dir, prepared, features, args)
         write_sample_batch(run_dir, prepared)
     trainer.train(resume_from_checkpoint=_resume_point(run_dir, resume))
     failure = guard_failure(trainer)
@@ -148,6 +149,7 @@ def _train(
     if is_main:
         save_adapter(trainer, prepared.tokenizer, run_dir, config, prepared.labels)
         write_task_eval(prepared, trainer.model, run_dir)
+        record_dtypes(run_dir, trainer.model)
         _learn_speed(config, model_path, args, *callback.steady_speed(trainer.state))
     stopped = stop.requested
     return {
@@ -200,7 +202,6 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
     from transformers import TrainingArguments
 
     from core.hardware import detect_hardware
-    from core.launch.files import resolved_precision
     from core.launch.local import trainer_parallel_arguments
 
     hardware = detect_hardware()
@@ -211,8 +212,7 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
     )
     total = t.max_steps if t.max_steps > 0 else max(1, int(steps_per_epoch * t.num_train_epochs))
     eval_steps = t.eval_steps or max(1, total // 5)
-    gpu_name = hardware.gpus[0]["name"] if hardware.gpus else ""
-    precision = resolved_precision(config, cpu=not hardware.gpus, gpu_name=gpu_name)
+    precision = run_precision(config)
     return TrainingArguments(
         output_dir=str(run_dir / runs.CHECKPOINT_DIR),
         num_train_epochs=t.num_train_epochs,
@@ -297,11 +297,13 @@ def _resume_point(run_dir: Path, resume: str | None):
     return str(complete[-1])
 
 
-def _describe_start(run_dir: Path, prepared, features: list[str]) -> None:
+def _describe_start(run_dir: Path, prepared, features: list[str], args) -> None:
     model = prepared.model
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     n_val = len(prepared.validation)
+    dtypes = parameter_dtypes(model)
+    autocast = "bf16" if args.bf16 else "fp16" if args.fp16 else "none"
     runs.write_status(
         run_dir,
         task=prepared.task,
@@ -311,6 +313,9 @@ def _describe_start(run_dir: Path, prepared, features: list[str]) -> None:
         n_val=n_val,
         labels=prepared.labels,
         speed_features=features,
+        weights_dtype=dtypes["weights"],
+        trained_dtype=dtypes["trained"],
+        autocast=autocast,
     )
     labels = f", labels {prepared.labels}" if prepared.labels else ""
     print(
@@ -319,6 +324,8 @@ def _describe_start(run_dir: Path, prepared, features: list[str]) -> None:
         flush=True,
     )
     print("Speed features: " + "; ".join(features), flush=True)
+    described = {"weights_dtype": dtypes["weights"], "trained_dtype": dtypes["trained"]}
+    print(f"Precision: {precision_text({**described, 'autocast': autocast})}", flush=True)
 
 
 def save_adapter(trainer, tokenizer, run_dir: Path, config: RunConfig, labels: list[str]) -> Path:
