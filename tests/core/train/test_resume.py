@@ -128,6 +128,7 @@ def test_resume_with_only_a_partial_checkpoint_says_so(
 
 
 @pytest.mark.slow
+@pytest.mark.distributed
 def test_two_ddp_ranks_take_disjoint_shards_of_one_permutation_each_epoch(tiny_llama, tmp_path):
     import os
     import subprocess
@@ -165,3 +166,41 @@ def test_two_ddp_ranks_take_disjoint_shards_of_one_permutation_each_epoch(tiny_l
         assert together == expected
         epochs.append(expected)
     assert epochs[0] != epochs[1] != epochs[2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after_step", [12, 23])  # mid epoch 2 and mid epoch 3
+def test_killed_then_resumed_run_logs_every_loss_of_the_uninterrupted_run(
+    whole_run, kill_after_step, tmp_path, data_root
+):
+    """A real SIGKILL of the training process (whatever it was doing, a save included), then
+    --resume: the newest complete checkpoint is taken, the guard does not cry divergence, and
+    every logged loss, before and after the kill, equals the uninterrupted run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    config, whole = whole_run
+    run_dir = runs.create_run(config, root=tmp_path)
+    repo = Path(__file__).resolve().parents[3]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.train", "--config", str(run_dir / runs.CONFIG_FILE)],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if max(losses(run_dir), default=0) >= kill_after_step:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    code = train_main(["--config", str(run_dir / runs.CONFIG_FILE), "--resume"])
+    assert code == 0, runs.read_status(run_dir).get("message")
+    assert losses(run_dir) == pytest.approx(losses(whole), rel=1e-5)
