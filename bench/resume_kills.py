@@ -6,8 +6,8 @@ logged loss with an uninterrupted run of the same config.
 
 The run: the tiny Llama of the tests (2 layers, 64 wide, a local byte-level BPE), 48 prompt /
 response rows, 3 epochs of batch 4 with length-bucketed batches, LoRA dropout 0.3, a loss logged
-every step and a checkpoint every 5. Each kill is a SIGKILL at a random time after the first step,
-whatever the process is doing (a checkpoint save included).
+every step and a checkpoint every 5. Each kill is a SIGKILL at a random moment (0-0.5 s after a
+random step was logged), whatever the process is doing (a checkpoint save included).
 """
 
 from __future__ import annotations
@@ -49,19 +49,19 @@ def tiny_model(folder: Path) -> Path:
     return folder
 
 
-def train(run_dir: Path, resume: bool = False, kill_after_s: float | None = None) -> int | None:
-    """Run `python -m core.train` on the run; with kill_after_s, SIGKILL it that long after its
-    first logged step. Returns the exit code, or None when it was killed."""
+def train(run_dir: Path, resume: bool = False, kill: tuple | None = None) -> int | None:
+    """Run `python -m core.train` on the run; with kill = (step, seconds), SIGKILL it that long
+    after it logged that step. Returns the exit code, or None when it was killed."""
     command = [sys.executable, "-m", "core.train", "--config", str(run_dir / runs.CONFIG_FILE)]
     log = open(run_dir / "bench.log", "a")
     process = subprocess.Popen(
         command + (["--resume"] if resume else []), stdout=log, stderr=log, cwd=CODE
     )
-    if kill_after_s is None:
+    if kill is None:
         return process.wait()
-    while process.poll() is None and not runs.read_metrics(run_dir):
-        time.sleep(0.05)
-    time.sleep(kill_after_s)
+    while process.poll() is None and max(losses(run_dir), default=0) < kill[0]:
+        time.sleep(0.02)
+    time.sleep(kill[1])
     if process.poll() is not None:
         return process.returncode
     process.send_signal(signal.SIGKILL)
@@ -92,15 +92,13 @@ def main() -> None:
         lora={"dropout": 0.3},
     )  # fmt: skip
     whole = runs.create_run(config, root=work / "whole")
-    started = time.time()
     assert train(whole) == 0, runs.tail_log(whole)
-    seconds = time.time() - started
     reference = losses(whole)
     rows = []
     for kill in range(args.kills):
         run_dir = runs.create_run(config, root=work / f"kill-{kill}")
-        after = rng.uniform(0.2, 0.9) * seconds * 0.6  # past loading, before the end
-        killed = train(run_dir, kill_after_s=after) is None
+        moment = (rng.randint(2, max(reference) - 2), rng.uniform(0.0, 0.5))
+        killed = train(run_dir, kill=moment) is None
         cut_at = max(losses(run_dir), default=0)
         code = train(run_dir, resume=True) if killed else 0
         got = losses(run_dir)
