@@ -9,6 +9,13 @@ Every instruction format becomes one list of `{"role", "content"}` turns:
 
 The tokenizer's chat template renders the turns. A model without a template gets DEFAULT_TEMPLATE,
 saved with the adapter so that inference formats prompts the same way.
+
+The rendered conversation is tokenised once, as `apply_chat_template` does for inference, and the
+trained tokens are those whose characters overlap an assistant reply: the rule of transformers'
+`return_assistant_tokens_mask`, which tests/core/train/test_chat_templates.py uses as the reference.
+That mask itself (and TRL's `assistant_only_loss`, built on it) needs `{% generation %}` markers
+that the Llama 3, Qwen2, Gemma and Mistral templates do not have, and TRL 1.x no longer ships
+`DataCollatorForCompletionOnlyLM`; so the replies are found by rendering turn by turn instead.
 """
 
 from __future__ import annotations
