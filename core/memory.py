@@ -16,6 +16,7 @@ from core.catalog import ModelFacts, embedding_parameters
 from core.estimate_options import EstimateOptions
 from core.hardware import HardwarePlan, gpu_has_bf16
 from core.lora_shapes import adapter_parameters, lora_roles
+from core.models import DTYPE_BYTES, load_dtype
 from core.settings import RunConfig
 
 GB = 1e9
@@ -173,8 +174,8 @@ def _state_memory(config, facts, plan, options) -> MemoryBreakdown:
     full = config.lora.method == "full"
     if options.quantization != "none" and not full:
         weights = (n - embeddings) * QUANT_BYTES[options.quantization] + embeddings * 2
-    else:  # full fine-tuning keeps fp32 master weights
-        weights = n * (4 if resolve_precision(config, plan) == "fp32" or full else 2)
+    else:  # the dtype training loads (full fine-tuning: fp32 master weights)
+        weights = n * DTYPE_BYTES[load_dtype(config.lora.method, resolve_precision(config, plan))]
     trained = n if full else adapter_parameters(config, facts)
     out = MemoryBreakdown(
         weights=weights / shards["weights"] / GB,

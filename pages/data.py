@@ -109,7 +109,7 @@ def map_columns(config) -> None:
         changes["validation_fraction"] = fraction
         config = config.replace(model={"task": task}, data=changes)
         set_config(config)
-        render_examples(table, changes, task)
+        render_examples(table, changes, task, config=config)
         return
     if config.model.task != "classification":
         config = config.replace(model={"task": "classification"})

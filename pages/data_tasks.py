@@ -42,6 +42,25 @@ def choose_task(config: RunConfig, shape: dict) -> str:
     )
 
 
+def _render_as_trained(table, config, count: int) -> bool:
+    """Render with core.train.preview (the model's template, training's spans); False when the
+    model's tokenizer is not on this machine or the mapping does not fit (the fixed layout shows)."""
+    from core.data.load import DataError
+    from core.train.preview import PreviewUnavailable, preview_examples
+
+    try:
+        examples = preview_examples(config, table, count)
+    except (DataError, PreviewUnavailable):
+        return False
+    st.caption(
+        "As the model sees it, through its chat template: highlighted text is what it learns to "
+        "write."
+    )
+    for pieces in examples:
+        _show_pieces(pieces)
+    return True
+
+
 def _select(label: str, columns: list[str], default: str, key: str, optional=False) -> str:
     options = ([""] if optional else []) + columns
     index = options.index(default) if default in options else 0
@@ -92,8 +111,11 @@ def generative_mapping(table, config: RunConfig, shape: dict, task: str) -> dict
     return {**empty, "text_column": text}
 
 
-def render_examples(table, changes: dict, task: str, count: int = 2) -> None:
-    """A few rows as the model will see them; the highlighted part is what it learns to write."""
+def render_examples(table, changes: dict, task: str, count: int = 2, config=None) -> None:
+    """A few rows as the model will see them; the highlighted part is what it learns to write.
+    With the run's `config`, through the model's chat template by training's own code."""
+    if config is not None and _render_as_trained(table, config, count):
+        return
     if changes.get("messages_column"):
         mapping = {"task": "chat", "messages": changes["messages_column"]}
         from core.data.detect import chat_format
@@ -117,12 +139,16 @@ def render_examples(table, changes: dict, task: str, count: int = 2) -> None:
         except (KeyError, TypeError, ValueError) as err:
             st.warning(f"This row cannot be shown with these columns: {err}")
             return
-        body = "".join(
-            f"<mark>{html.escape(str(text))}</mark>" if trained else html.escape(str(text))
-            for text, trained in pieces
-        )
-        st.markdown(
-            "<div style='white-space:pre-wrap;font-family:monospace;font-size:0.85em;"
-            f"border-left:3px solid #6C4AB6;padding-left:8px'>{body}</div>",
-            unsafe_allow_html=True,
-        )
+        _show_pieces(pieces)
+
+
+def _show_pieces(pieces) -> None:
+    body = "".join(
+        f"<mark>{html.escape(str(text))}</mark>" if trained else html.escape(str(text))
+        for text, trained in pieces
+    )
+    st.markdown(
+        "<div style='white-space:pre-wrap;font-family:monospace;font-size:0.85em;"
+        f"border-left:3px solid #6C4AB6;padding-left:8px'>{body}</div>",
+        unsafe_allow_html=True,
+    )

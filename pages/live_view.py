@@ -13,6 +13,7 @@ import streamlit as st
 
 from core import jobs, runs
 from core.plots.training import loss_figure, signals_figure
+from core.train.precision import precision_text
 
 
 def _progress(status: dict) -> None:
@@ -88,6 +89,8 @@ def render_live(run_dir: str) -> None:
         _charts(metrics)
     if status.get("speed_features"):
         st.caption("Speed-ups on: " + ", ".join(status["speed_features"]))
+    if precision_text(status):  # engine: the dtypes read back from the loaded model
+        st.caption(f"Precision: {precision_text(status)}")
     if state in runs.ACTIVE_STATES and st.button("Stop", icon=":material/stop:"):
         jobs.stop_job(path)
     if state == "failed":

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import runs
 from core.export import adapter_zip
+from core.train.precision import precision_text
 from pages.common import readiness, require_router, stepper
 from pages.results_classification import show_report
 
@@ -114,6 +115,8 @@ st.caption(
     f"Run `{path.name}` · model `{config.model.name_or_path}` · data fingerprint "
     f"`{config.data.fingerprint or 'n/a'}`"
 )
+if precision_text(evaluation):  # engine: the dtypes read back from the trained model
+    st.caption(f"Trained with {precision_text(evaluation)}.")
 if evaluation.get("task", "classification") == "classification":
     classification_results(evaluation, run_dir, config)
 else:

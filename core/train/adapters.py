@@ -5,7 +5,22 @@ from __future__ import annotations
 from core.settings import ConfigError, RunConfig
 
 
-def quantization_arguments(config: RunConfig) -> dict:
+def load_arguments(config: RunConfig, precision: str) -> dict:
+    """`from_pretrained` keywords: the dtype the run resolved (core.models.load_dtype) and, for
+    QLoRA, the quantization. `precision` is the run's resolved "fp32" | "bf16" | "fp16".
+
+    Raises:
+        ConfigError: see quantization_arguments.
+    """
+    import torch
+
+    from core.models import load_dtype
+
+    dtype = getattr(torch, load_dtype(config.lora.method, precision))
+    return {"dtype": dtype, **quantization_arguments(config, compute_dtype=dtype)}
+
+
+def quantization_arguments(config: RunConfig, compute_dtype=None) -> dict:
     """`from_pretrained` keywords that load the frozen base in 4 or 8 bits (QLoRA), or {}.
 
     Raises:
@@ -42,7 +57,7 @@ def quantization_arguments(config: RunConfig) -> dict:
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_compute_dtype=compute_dtype or torch.bfloat16,
         )
     else:
         quant = BitsAndBytesConfig(load_in_8bit=True)
@@ -81,4 +96,16 @@ def attach_adapter(model, config: RunConfig, task_type: str):
         use_rslora=lora.use_rslora,
         use_dora=lora.use_dora,
     )
-    return get_peft_model(model, peft_config)
+    return trainable_in_fp32(get_peft_model(model, peft_config))
+
+
+def trainable_in_fp32(model):
+    """Cast trainable parameters loaded in 16 bits (a classifier head kept whole, modules_to_save)
+    to fp32: mixed precision keeps fp32 master weights, and fp16's gradient scaler refuses to
+    unscale fp16 gradients. The frozen base stays in the dtype it was loaded in."""
+    import torch
+
+    for param in model.parameters():
+        if param.requires_grad and param.dtype in (torch.float16, torch.bfloat16):
+            param.data = param.data.float()
+    return model

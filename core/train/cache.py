@@ -24,7 +24,7 @@ from pathlib import Path
 from core import runs
 from core.settings import RunConfig
 
-CACHE_VERSION = 1  # bump when the tokenisation code changes what it produces
+CACHE_VERSION = 2  # bump when the tokenisation code changes what it produces
 BUDGET_GB = 4.0  # default size of the token cache; $STUDIO_TOKEN_CACHE_GB overrides it
 STALE_TMP_S = 3600  # an unfinished write older than this was interrupted
 

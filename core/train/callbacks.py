@@ -6,7 +6,6 @@ Only the main process (rank 0) writes; every process honours a stop request.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from core import runs
-from core.train.health import LossWatch, non_finite
 from core.train.stop import StopRequest
 
 
@@ -34,8 +32,8 @@ def memory_in_use_mb() -> float:
 
 
 class StudioCallback(TrainerCallback):
-    """Append metrics to metrics.jsonl, keep status.json current, stop on request or when the loss
-    goes wrong (core.train.health).
+    """Append metrics to metrics.jsonl, keep status.json current, stop on request (a loss gone
+    wrong is core.train.health.DivergenceGuard's call).
 
     Each logged record holds the Trainer's loss, learning_rate and grad_norm plus, over the steps
     since the previous record, step_time_s and tokens_per_s (real, non-pad tokens), and memory_mb.
@@ -55,13 +53,11 @@ class StudioCallback(TrainerCallback):
         self.is_main = is_main
         self.started = time.time()
         self.first_step_at: float | None = None
-        self.failure: str | None = None
         self.status_written = 0.0
         self.step_started = 0.0
         self.train_seconds = 0.0  # step time since the last log, evaluation excluded
         self.steps_since_log = 0
         self.tokens_at_log = 0
-        self.watch = LossWatch()
         # Steady-state speed for the estimator (core.timing.learn_from_run): steps after the
         # first (which pays for lazy initialisation), evaluation excluded.
         self.steady_seconds = 0.0
@@ -132,21 +128,6 @@ class StudioCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})
-        reason = None
-        if "loss" in logs:
-            reason = self.watch.update(
-                state.global_step, logs["loss"], self.run_dir / runs.CHECKPOINT_DIR
-            )
-        elif "eval_loss" in logs and not math.isfinite(logs["eval_loss"]):
-            reason = non_finite(
-                state.global_step, logs["eval_loss"], self.run_dir / runs.CHECKPOINT_DIR
-            )
-        if reason and not self.failure:
-            self.failure = reason
-            control.should_training_stop = True
-            # No checkpoint of the diverged weights: it would rotate out the last good one.
-            control.should_save = False
-            control.should_evaluate = False
         record = {
             "step": state.global_step,
             "epoch": round(state.epoch or 0, 4),

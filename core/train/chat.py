@@ -9,6 +9,13 @@ Every instruction format becomes one list of `{"role", "content"}` turns:
 
 The tokenizer's chat template renders the turns. A model without a template gets DEFAULT_TEMPLATE,
 saved with the adapter so that inference formats prompts the same way.
+
+The rendered conversation is tokenised once, as `apply_chat_template` does for inference, and the
+trained tokens are those whose characters overlap an assistant reply: the rule of transformers'
+`return_assistant_tokens_mask`, which tests/core/train/test_chat_templates.py uses as the reference.
+That mask itself (and TRL's `assistant_only_loss`, built on it) needs `{% generation %}` markers
+that the Llama 3, Qwen2, Gemma and Mistral templates do not have, and TRL 1.x no longer ships
+`DataCollatorForCompletionOnlyLM`; so the replies are found by rendering turn by turn instead.
 """
 
 from __future__ import annotations
@@ -50,8 +57,10 @@ def render_segments(tokenizer, turns: list[dict]) -> list[tuple[str, bool]]:
     """The rendered conversation cut into (text, is_response) pieces, in order.
 
     Each assistant reply is the difference between the rendering up to it (with the generation
-    prompt) and the rendering that includes it, so whatever the template adds around a reply (end of
-    turn tokens) counts as part of the reply, and everything else as prompt.
+    prompt) and the rendering that includes it, so whatever the template adds after a reply (its end
+    of turn token) counts as part of the reply, and everything else as prompt; whitespace the
+    template writes after the end of turn (ChatML's newline, Mistral's space) is prompt, as the
+    model stops before it.
     """
     segments: list[tuple[str, bool]] = []
     done = ""
@@ -65,7 +74,9 @@ def render_segments(tokenizer, turns: list[dict]) -> list[tuple[str, bool]]:
                 "The model's chat template does not render turns incrementally, so the response "
                 "tokens cannot be found; turn on 'train on prompt' or use another model."
             )
-        segments += [(before[len(done) :], False), (after[len(before) :], True)]
+        reply = after[len(before) :]
+        kept = reply.rstrip()  # whitespace after the end-of-turn marker is never generated
+        segments += [(before[len(done) :], False), (kept, True), (reply[len(kept) :], False)]
         done = after
     rest = _render(tokenizer, turns, generation_prompt=False)[len(done) :]
     if rest:
@@ -86,16 +97,57 @@ def encode_segments(
 ) -> dict | None:
     """Token ids and labels (-100 where the model does not learn), cut at max_length.
 
+    The whole rendered conversation is tokenised once, exactly as `apply_chat_template` tokenises it
+    for inference (no special tokens added: the template writes them), and a token is trained when
+    its characters overlap a response segment. Tokenising the pieces one by one and joining them
+    gives other ids with SentencePiece / Metaspace tokenizers (a stray `▁`, other merges).
+
     Returns:
         {"input_ids", "labels", "length"}, or None when nothing trainable is left after the cut.
     """
-    input_ids: list[int] = []
-    labels: list[int] = []
-    for text, trained in segments:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        input_ids += ids
-        labels += ids if (trained or train_on_prompt) else [-100] * len(ids)
+    text = "".join(piece for piece, _ in segments)
+    spans, at = [], 0
+    for piece, trained in segments:
+        if trained or train_on_prompt:
+            spans.append((at, at + len(piece)))
+        at += len(piece)
+    input_ids, trained = _tokens_in_spans(tokenizer, text, spans)
+    labels = [i if t else -100 for i, t in zip(input_ids, trained, strict=True)]
     input_ids, labels = input_ids[:max_length], labels[:max_length]
     if all(label == -100 for label in labels[1:]):
         return None
     return {"input_ids": input_ids, "labels": labels, "length": len(input_ids)}
+
+
+def _tokens_in_spans(tokenizer, text: str, spans: list[tuple[int, int]]):
+    """(ids of `text`, for each token whether it overlaps one of the character spans)."""
+    if not getattr(tokenizer, "is_fast", False):
+        return _tokens_in_spans_slow(tokenizer, text, spans)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    trained = [
+        any(_overlaps(start, end, low, high) for low, high in spans)
+        for start, end in enc["offset_mapping"]
+    ]
+    return list(enc["input_ids"]), trained
+
+
+def _overlaps(start: int, end: int, low: int, high: int) -> bool:
+    if start == end:  # an empty offset (some special tokens): where it stands
+        return low <= start < high
+    return start < high and end > low
+
+
+def _tokens_in_spans_slow(tokenizer, text: str, spans: list[tuple[int, int]]):
+    """Without character offsets (slow tokenizers), approximately: a span starts at the first token
+    where the whole text's ids part from those of the text before the span (a whitespace token
+    merged across the boundary is trained along) and ends after as many tokens as the text up to
+    its end has. The ids are still exactly the whole text's."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    trained = [False] * len(ids)
+    for low, high in spans:
+        before = tokenizer(text[:low], add_special_tokens=False)["input_ids"] if low else []
+        pairs = zip(before, ids, strict=False)  # `before` may be longer by a merged token
+        first = next((i for i, (a, b) in enumerate(pairs) if a != b), len(before))
+        last = min(len(tokenizer(text[:high], add_special_tokens=False)["input_ids"]), len(ids))
+        trained[first:last] = [True] * max(0, last - first)
+    return ids, trained

@@ -47,13 +47,14 @@ def tokenize_frames(tokenizer, frames: dict[str, pd.DataFrame], labels: list[str
     return tokenized
 
 
-def load_model(config: RunConfig, model_path: str, labels: list[str]):
-    """The base classifier with a LoRA adapter (or all weights trainable for method 'full')."""
+def load_model(config: RunConfig, model_path: str, labels: list[str], precision: str = "fp32"):
+    """The base classifier with a LoRA adapter (or all weights trainable for method 'full'),
+    loaded in the dtype of the run's resolved `precision` (core.models.load_dtype)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from core.train.adapters import attach_adapter, quantization_arguments
+    from core.train.adapters import attach_adapter, load_arguments
 
-    quantization = quantization_arguments(config)  # fails early, before loading weights
+    loading = load_arguments(config, precision)  # fails early, before loading weights
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if tokenizer.pad_token is None:  # decoder models: pad with EOS, attention mask hides it
         tokenizer.pad_token = tokenizer.eos_token
@@ -62,7 +63,7 @@ def load_model(config: RunConfig, model_path: str, labels: list[str]):
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},
-        **quantization,
+        **loading,
     )
     model.config.pad_token_id = tokenizer.pad_token_id
     # transformers 5 scales the loss wrongly for models whose forward takes **kwargs under DDP or

@@ -107,9 +107,12 @@ def encode_example(tokenizer, example: dict, max_length: int, train_on_prompt: b
     a chat is cut at max_length (rows with no response token left are dropped).
     """
     if "turns" in example:
-        row = encode_segments(
-            tokenizer, render_segments(tokenizer, example["turns"]), max_length, train_on_prompt
-        )
+        if train_on_prompt:  # every token is trained: no need to find the replies
+            text = tokenizer.apply_chat_template(example["turns"], tokenize=False)
+            segments = [(text, True)]
+        else:
+            segments = render_segments(tokenizer, example["turns"])
+        row = encode_segments(tokenizer, segments, max_length, train_on_prompt)
         return [row] if row else []
     if "text" in example:
         ids = tokenizer(example["text"], add_special_tokens=True)["input_ids"]
@@ -141,15 +144,15 @@ def tokenize_examples(tokenizer, examples: list[dict], max_length: int, train_on
     return Dataset.from_dict({key: [row[key] for row in rows] for key in rows[0]})
 
 
-def load_model(config: RunConfig, model_path: str):
+def load_model(config: RunConfig, model_path: str, precision: str = "fp32"):
     """The causal-LM or seq2seq base model with its adapter, and the tokenizer (with a pad token
-    and, for causal LM, a chat template)."""
+    and, for causal LM, a chat template); loaded in the dtype of the resolved `precision`."""
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from core.train.adapters import attach_adapter, quantization_arguments
+    from core.train.adapters import attach_adapter, load_arguments
     from core.train.chat import ensure_chat_template
 
-    quantization = quantization_arguments(config)
+    loading = load_arguments(config, precision)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
@@ -157,7 +160,7 @@ def load_model(config: RunConfig, model_path: str):
     if not seq2seq:
         ensure_chat_template(tokenizer)
     auto = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
-    model = auto.from_pretrained(model_path, **quantization)
+    model = auto.from_pretrained(model_path, **loading)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     # With a KV cache the model ignores packed position ids and lets packed examples attend to

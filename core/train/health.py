@@ -6,13 +6,20 @@ exponential moving average so one noisy batch never stops a run: the run has div
 smoothed loss has been, for PATIENCE logs in a row, both above its starting value and more than
 RISE x its best value so far. Ordinary noise stays far below that; a learning rate that is too
 high (the usual cause) crosses it within a few logs.
+
+DivergenceGuard is the Trainer callback around the watch. Its state travels in every checkpoint
+(transformers' ExportableState, restored with `restore_callback_states_from_checkpoint`), so a
+resumed run judges its losses against the baseline and best loss of the whole run, not against the
+first loss after the resume (which made healthy replayed losses look like a climb).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
+
+from transformers import TrainerCallback
+from transformers.trainer_callback import ExportableState
 
 SMOOTHING = 0.3  # weight of the newest log in the moving average
 RISE = 2.0  # smoothed loss above RISE x the best smoothed loss ...
@@ -61,6 +68,46 @@ class LossWatch:
         )
 
 
+class DivergenceGuard(LossWatch, TrainerCallback, ExportableState):
+    """Stops training (without saving the diverged weights) once the loss watch sees a NaN, an
+    infinite evaluation loss or a climb; `failure` then holds the reason."""
+
+    STATE = ("smoothed", "first", "best", "best_step", "logs", "rising")
+
+    def __init__(self):
+        super().__init__()
+        self.failure: str | None = None
+
+    def state(self) -> dict:
+        """What a checkpoint keeps: the watch's running values (JSON numbers)."""
+        return {"args": {}, "attributes": {name: getattr(self, name) for name in self.STATE}}
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        checkpoints = Path(args.output_dir)
+        reason = None
+        if "loss" in logs:
+            reason = self.update(state.global_step, logs["loss"], checkpoints)
+        elif "eval_loss" in logs and not math.isfinite(logs["eval_loss"]):
+            reason = non_finite(state.global_step, logs["eval_loss"], checkpoints)
+        if reason and not self.failure:
+            self.failure = reason
+            control.should_training_stop = True
+            # No checkpoint of the diverged weights: it would rotate out the last good one.
+            control.should_save = False
+            control.should_evaluate = False
+        return control
+
+
+def guard_failure(trainer) -> str | None:
+    """The reason the trainer's DivergenceGuard stopped the run, or None. (After a resume the
+    Trainer replaces the guard with one rebuilt from the checkpoint, so look it up here.)"""
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, DivergenceGuard) and callback.failure:
+            return callback.failure
+    return None
+
+
 def non_finite(step: int, loss: float, checkpoints: Path | None = None) -> str:
     """The reason for stopping when a (training or evaluation) loss is NaN or infinite."""
     return (
@@ -72,12 +119,13 @@ def non_finite(step: int, loss: float, checkpoints: Path | None = None) -> str:
 
 def _last_good(checkpoints: Path | None, step: int) -> str:
     """'The last checkpoint before that is checkpoint-N. ' or a note that none was saved yet."""
-    steps = []
-    if checkpoints is not None and checkpoints.is_dir():
-        for path in checkpoints.iterdir():
-            match = re.fullmatch(r"checkpoint-(\d+)", path.name)
-            if match and int(match.group(1)) <= step:
-                steps.append(int(match.group(1)))
+    from core.train.checkpoints import checkpoint_step, complete_checkpoints
+
+    steps = [
+        checkpoint_step(path)
+        for path in complete_checkpoints(checkpoints or Path("/nonexistent"))
+        if checkpoint_step(path) <= step
+    ]
     if not steps:
         return "No checkpoint was saved before that. "
     return f"The last checkpoint before that is checkpoint-{max(steps)} (step {max(steps)}). "

@@ -16,6 +16,8 @@ from core.data.load import DataError
 from core.models import ModelError, resolve_model_path
 from core.settings import ConfigError, RunConfig
 from core.train.callbacks import StudioCallback
+from core.train.health import DivergenceGuard, guard_failure
+from core.train.precision import parameter_dtypes, precision_text, record_dtypes, run_precision
 from core.train.stop import STOP, StopRequest
 
 EXPECTED_ERRORS = (DataError, ModelError, ConfigError)
@@ -113,9 +115,10 @@ def _train(
     threads = speed.set_cpu_threads()
     model_path = resolve_model_path(config.model.name_or_path)
     set_seed(config.training.seed)  # before the classifier head and LoRA weights are drawn
-    prepared = prepare_task(config, model_path)
+    prepared = prepare_task(config, model_path, run_precision(config))
     args = build_training_args(config, run_dir, n_train=prepared.n_train)
     callback = StudioCallback(run_dir, stop, is_main, process_started=started)
+    guard = DivergenceGuard()
     trainer = StudioTrainer(
         model=prepared.model,
         args=args,
@@ -124,7 +127,7 @@ def _train(
         data_collator=prepared.collator,
         processing_class=prepared.tokenizer,
         compute_metrics=prepared.compute_metrics,
-        callbacks=[callback] + _early_stopping(config),
+        callbacks=[callback, guard] + _early_stopping(config),
     )
     trainer.remove_callback(PrinterCallback)  # our callback prints one line per log instead
     if is_main:
@@ -137,14 +140,16 @@ def _train(
             prepared.fast_dropout,
             sparse_logits_apply(prepared.model, prepared.task),
         )
-        _describe_start(run_dir, prepared, features)
+        _describe_start(run_dir, prepared, features, args)
         write_sample_batch(run_dir, prepared)
     trainer.train(resume_from_checkpoint=_resume_point(run_dir, resume))
-    if callback.failure:
-        return {"state": "failed", "message": callback.failure}
+    failure = guard_failure(trainer)
+    if failure:
+        return {"state": "failed", "message": failure}
     if is_main:
         save_adapter(trainer, prepared.tokenizer, run_dir, config, prepared.labels)
         write_task_eval(prepared, trainer.model, run_dir)
+        record_dtypes(run_dir, trainer.model)
         _learn_speed(config, model_path, args, *callback.steady_speed(trainer.state))
     stopped = stop.requested
     return {
@@ -197,7 +202,6 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
     from transformers import TrainingArguments
 
     from core.hardware import detect_hardware
-    from core.launch.files import resolved_precision
     from core.launch.local import trainer_parallel_arguments
 
     hardware = detect_hardware()
@@ -208,8 +212,7 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
     )
     total = t.max_steps if t.max_steps > 0 else max(1, int(steps_per_epoch * t.num_train_epochs))
     eval_steps = t.eval_steps or max(1, total // 5)
-    gpu_name = hardware.gpus[0]["name"] if hardware.gpus else ""
-    precision = resolved_precision(config, cpu=not hardware.gpus, gpu_name=gpu_name)
+    precision = run_precision(config)
     return TrainingArguments(
         output_dir=str(run_dir / runs.CHECKPOINT_DIR),
         num_train_epochs=t.num_train_epochs,
@@ -250,6 +253,8 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
         report_to="none",
         disable_tqdm=True,
         save_only_model=False,
+        # The divergence guard's and early stopping's state come back with the checkpoint.
+        restore_callback_states_from_checkpoint=True,
         # FSDP / DeepSpeed only where they really run (never a silent fallback to DDP).
         **trainer_parallel_arguments(config, hardware),
     )
@@ -264,24 +269,41 @@ def _early_stopping(config: RunConfig) -> list:
 
 
 def _resume_point(run_dir: Path, resume: str | None):
+    """The checkpoint to resume from: `resume` itself, or for "latest" the newest complete one
+    (partial saves left by a kill are removed on the way).
+
+    Raises:
+        ConfigError: there is no complete checkpoint, or the named one is incomplete.
+    """
+    from core.train import checkpoints
+
     if resume is None:
         return None
     if resume != "latest":
+        if not checkpoints.is_complete(Path(resume)):
+            raise ConfigError(
+                f"{resume} is not a complete checkpoint (its save was cut off, or it is not a "
+                "checkpoint folder). Resume from the latest checkpoint instead."
+            )
         return resume
-    checkpoints = sorted(
-        (run_dir / runs.CHECKPOINT_DIR).glob("checkpoint-*"),
-        key=lambda p: int(p.name.split("-")[-1]),
-    )
-    if not checkpoints:
-        raise ConfigError(f"No checkpoint to resume from in {run_dir / runs.CHECKPOINT_DIR}.")
-    return str(checkpoints[-1])
+    root = run_dir / runs.CHECKPOINT_DIR
+    removed = checkpoints.remove_partial(root) if int(os.environ.get("RANK", "0")) == 0 else []
+    if removed:
+        print(f"Removed incomplete checkpoint(s) {', '.join(removed)} (cut off while saving)")
+    complete = checkpoints.complete_checkpoints(root)
+    if not complete:
+        cut = f" ({', '.join(removed)} was cut off while saving)" if removed else ""
+        raise ConfigError(f"No checkpoint to resume from in {root}{cut}. Start the run again.")
+    return str(complete[-1])
 
 
-def _describe_start(run_dir: Path, prepared, features: list[str]) -> None:
+def _describe_start(run_dir: Path, prepared, features: list[str], args) -> None:
     model = prepared.model
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     n_val = len(prepared.validation)
+    dtypes = parameter_dtypes(model)
+    autocast = "bf16" if args.bf16 else "fp16" if args.fp16 else "none"
     runs.write_status(
         run_dir,
         task=prepared.task,
@@ -291,6 +313,9 @@ def _describe_start(run_dir: Path, prepared, features: list[str]) -> None:
         n_val=n_val,
         labels=prepared.labels,
         speed_features=features,
+        weights_dtype=dtypes["weights"],
+        trained_dtype=dtypes["trained"],
+        autocast=autocast,
     )
     labels = f", labels {prepared.labels}" if prepared.labels else ""
     print(
@@ -299,6 +324,8 @@ def _describe_start(run_dir: Path, prepared, features: list[str]) -> None:
         flush=True,
     )
     print("Speed features: " + "; ".join(features), flush=True)
+    described = {"weights_dtype": dtypes["weights"], "trained_dtype": dtypes["trained"]}
+    print(f"Precision: {precision_text({**described, 'autocast': autocast})}", flush=True)
 
 
 def save_adapter(trainer, tokenizer, run_dir: Path, config: RunConfig, labels: list[str]) -> Path:

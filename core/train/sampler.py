@@ -8,8 +8,12 @@ batch 8, log-normal lengths): 11% padding over the first 20 steps with it, 5% he
 
 Here: a random permutation is cut into mega-batches of MEGA batches, each is sorted by length and
 cut into batches, and then the batches themselves are shuffled (the one holding the longest row
-goes first, so running out of memory happens at step 1, not hours in). Randomness comes from
-torch's default generator, which the Trainer seeds identically on every rank and restores on resume.
+goes first, so running out of memory happens at step 1, not hours in).
+
+The order is a function of (seed, epoch) alone: the Trainer calls `set_epoch` before each epoch, so
+every DDP rank draws the same permutation (and takes its own shard of it), and a run resumed in the
+middle of epoch 2 replays exactly the order the uninterrupted run saw. The global RNG, which the
+Trainer restores from the checkpoint only after it has skipped the trained batches, is never read.
 """
 
 from __future__ import annotations
@@ -47,16 +51,28 @@ def length_bucketed_indices(
     return [i for batch in batches for i in batch]
 
 
-class LengthBucketedSampler(Sampler):
-    """A Sampler yielding `length_bucketed_indices` anew each epoch."""
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """A generator seeded from (seed, epoch) only: the same on every rank and after a resume."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
-    def __init__(self, lengths: list[int], batch_size: int, mega: int = MEGA):
+
+class LengthBucketedSampler(Sampler):
+    """A Sampler yielding `length_bucketed_indices` anew each epoch, drawn from (seed, epoch)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, mega: int = MEGA):
         self.lengths = list(lengths)
         self.batch_size = batch_size
+        self.seed = seed
         self.mega = mega
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the Trainer (through accelerate's loader) before each epoch."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def __iter__(self):
-        return iter(length_bucketed_indices(self.lengths, self.batch_size, self.mega))
+        generator = epoch_generator(self.seed, self.epoch)
+        return iter(length_bucketed_indices(self.lengths, self.batch_size, self.mega, generator))

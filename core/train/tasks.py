@@ -34,26 +34,27 @@ class PreparedTask:
     fast_dropout: int = 0  # dropout layers sampling with core.train.dropout (CPU only)
 
 
-def prepare_task(config: RunConfig, model_path: str) -> PreparedTask:
-    """Load data, model (seeded by the caller first) and tokens for the config's task.
+def prepare_task(config: RunConfig, model_path: str, precision: str = "fp32") -> PreparedTask:
+    """Load data, model (seeded by the caller first, in the dtype of the resolved `precision`)
+    and tokens for the config's task.
 
     Raises:
         DataError: the data does not fit the task (missing column, too few rows, ...).
         ConfigError: a setting cannot run here (e.g. QLoRA without a GPU).
     """
     if config.model.task == "classification":
-        prepared = _prepare_classification(config, model_path)
+        prepared = _prepare_classification(config, model_path, precision)
     else:
-        prepared = _prepare_text(config, model_path)
+        prepared = _prepare_text(config, model_path, precision)
     prepared.fast_dropout = speed.fast_dropout(prepared.model)
     return prepared
 
 
-def _prepare_classification(config: RunConfig, model_path: str) -> PreparedTask:
+def _prepare_classification(config: RunConfig, model_path: str, precision: str) -> PreparedTask:
     from core.train import cache, classification
 
     train_frame, val_frame, labels = classification.prepare_frames(config)
-    model, tokenizer = classification.load_model(config, model_path, labels)
+    model, tokenizer = classification.load_model(config, model_path, labels, precision)
     frames = {"train": train_frame, "validation": val_frame}
     key = cache.cache_key(config, tokenizer, {"labels": labels})
     datasets, hit = cache.cached_datasets(
@@ -78,11 +79,11 @@ def _prepare_classification(config: RunConfig, model_path: str) -> PreparedTask:
     )
 
 
-def _prepare_text(config: RunConfig, model_path: str) -> PreparedTask:
+def _prepare_text(config: RunConfig, model_path: str, precision: str) -> PreparedTask:
     from core.train import cache, generative
 
     train_examples, val_examples = generative.prepare_examples(config)
-    model, tokenizer = generative.load_model(config, model_path)
+    model, tokenizer = generative.load_model(config, model_path, precision)
     on_prompt = speed.train_on_prompt(config)
 
     def build():

@@ -1,6 +1,9 @@
 """The app's Trainer: transformers' Trainer with two savings that leave the result unchanged.
 
-- Batching: "group_by_length" batches come from core.train.sampler (length-bucketed, shuffled).
+- Batching: "group_by_length" batches come from core.train.sampler (length-bucketed, shuffled,
+  drawn from (seed, epoch) so resumes and DDP ranks agree).
+- Checkpoints: each is marked complete once every rank has written its files
+  (core.train.checkpoints), so a kill during a save never leaves a folder that resume picks.
 - Causal-LM loss: the output head runs only at positions whose next token is trained. With the
   loss on responses only, a chat's prompt tokens need no logits: for the benchmark's instructions
   that halves the head's work, and for real vocabularies (Qwen2.5: 151k tokens) the head is a large
@@ -13,9 +16,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+from pathlib import Path
 
 from transformers import Trainer
 
+from core.train import checkpoints
 from core.train.sampler import LengthBucketedSampler
 
 IGNORE = -100
@@ -28,8 +33,16 @@ class StudioTrainer(Trainer):
         dataset = self.train_dataset if train_dataset is None else train_dataset
         lengths = row_lengths(dataset)
         if self.args.train_sampling_strategy == "group_by_length" and lengths is not None:
-            return LengthBucketedSampler(lengths, self.args.train_batch_size)
+            seed = self.args.seed if self.args.data_seed is None else self.args.data_seed
+            return LengthBucketedSampler(lengths, self.args.train_batch_size, seed=seed)
         return super()._get_train_sampler(train_dataset)
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        self.accelerator.wait_for_everyone()  # every rank's RNG state is on disk
+        if self.args.should_save:
+            folder = Path(self._get_output_dir(trial)) / f"checkpoint-{self.state.global_step}"
+            checkpoints.mark_complete(folder, self.state.global_step)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not return_outputs and self._sparse_logits(model, inputs):

@@ -62,6 +62,7 @@ def test_train_then_results_try_it_and_download(app, reviews_csv):
     app.run()
     assert "Training finished" in texts(app.success)
     assert any("python -m core.train --config" in c.value for c in app.code)
+    assert "Precision: weights in float32" in texts(app.caption)  # read back from the model
 
     button(app, "Next: see the results").click().run()
     assert not app.exception
@@ -69,6 +70,7 @@ def test_train_then_results_try_it_and_download(app, reviews_csv):
     go(app, "pages/results.py")  # AppTest's later runs go back to its own page otherwise
     labels = [m.label for m in app.metric]
     assert "Validation accuracy" in labels and "Macro-F1" in labels
+    assert "Trained with weights in float32" in texts(app.caption)
     app.text_input[0].set_value("wonderful amazing perfect").run()
     assert not app.exception
     assert "Predicted label:" in texts(app.markdown)

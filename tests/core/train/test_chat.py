@@ -40,8 +40,8 @@ def test_only_response_tokens_are_trained_by_default(tokenizer):
     trained = [
         s for s in token_segments(tokenizer, row["input_ids"], row["labels"]) if s["trained"]
     ]
-    assert [s["text"] for s in trained] == ["blue dog</s>\n"]
-    assert row["labels"][0] == -100 and row["labels"][-1] != -100
+    assert [s["text"] for s in trained] == ["blue dog</s>"]  # not the newline after it
+    assert row["labels"][0] == -100 and row["labels"][-2] != -100 and row["labels"][-1] == -100
     everything = encode_segments(tokenizer, render_segments(tokenizer, turns), 128, True)
     assert everything["labels"] == everything["input_ids"] == row["input_ids"]
 
@@ -57,7 +57,7 @@ def test_multi_turn_chat_trains_every_assistant_reply(tokenizer):
         ]
     )
     segments = render_segments(tokenizer, turns)
-    assert [text for text, trained in segments if trained] == ["two</s>\n", "four</s>\n"]
+    assert [text for text, trained in segments if trained] == ["two</s>", "four</s>"]
     assert "".join(text for text, _ in segments) == tokenizer.apply_chat_template(
         turns, tokenize=False
     )

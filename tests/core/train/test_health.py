@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+from core.train.checkpoints import mark_complete
 from core.train.health import LossWatch
 
 
@@ -37,6 +38,8 @@ def test_a_loss_that_climbs_above_its_start_stops_the_run_and_names_the_last_goo
 ):
     for step in (20, 40, 60, 80):
         (tmp_path / f"checkpoint-{step}").mkdir()
+        mark_complete(tmp_path / f"checkpoint-{step}", step)
+    (tmp_path / "checkpoint-45").mkdir()  # cut off while saving: never named
     losses = [2.0, 1.5, 1.0, 0.8, 0.7, 1.5, 3.0, 6.0, 12.0, 25.0, 50.0]
     step, reason = feed(losses, tmp_path)
     assert step is not None and step <= 110
@@ -55,12 +58,12 @@ def test_nan_or_inf_stops_at_once():
 def test_the_callback_stops_without_saving_the_diverged_weights(tmp_path):
     from transformers import TrainerControl, TrainerState, TrainingArguments
 
-    from core.train.callbacks import StudioCallback
-    from core.train.stop import StopRequest
+    from core.train.health import DivergenceGuard
 
     (tmp_path / "checkpoints" / "checkpoint-20").mkdir(parents=True)
-    callback = StudioCallback(tmp_path, StopRequest(), is_main=True)
-    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
+    mark_complete(tmp_path / "checkpoints" / "checkpoint-20", 20)
+    callback = DivergenceGuard()
+    args = TrainingArguments(output_dir=str(tmp_path / "checkpoints"), use_cpu=True, report_to=[])
     state, control = TrainerState(), TrainerControl()
     for step, loss in enumerate([2.0, 1.2, 0.9, 0.8, 2.5, 6.0, 15.0, 40.0, 90.0], start=1):
         state.global_step = step * 10

@@ -57,9 +57,20 @@ def test_batch_order_is_random_not_long_to_short():
     assert length_bucketed_indices(lengths, 8) != order
 
 
-def test_sampler_draws_a_new_order_each_epoch():
-    sampler = LengthBucketedSampler(lognormal_lengths(100), 4)
+def test_sampler_order_depends_on_seed_and_epoch_only():
+    """set_epoch gives each epoch its own order; the same (seed, epoch) gives the same order on
+    any rank and after a resume, whatever the global RNG did in between."""
+    sampler = LengthBucketedSampler(lognormal_lengths(100), 4, seed=7)
     torch.manual_seed(0)
-    first, second = list(sampler), list(sampler)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    second = list(sampler)
     assert len(sampler) == 100 and sorted(first) == sorted(second) == list(range(100))
     assert first != second
+    torch.manual_seed(123)  # another rank, or a resumed process, with other global RNG state
+    again = LengthBucketedSampler(lognormal_lengths(100), 4, seed=7)
+    again.set_epoch(1)
+    assert list(again) == second
+    again.set_epoch(0)
+    assert list(again) == first
+    assert list(LengthBucketedSampler(lognormal_lengths(100), 4, seed=8)) != first

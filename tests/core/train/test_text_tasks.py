@@ -88,8 +88,8 @@ def test_live_view_records_speed_memory_and_the_sample_batch(instruction_run):
     assert status["task"] == "causal_lm" and status["first_step_s"] > 0
     sample = json.loads((instruction_run / "sample_batch.json").read_text())
     segments = sample["examples"][0]["segments"]
-    assert [s["trained"] for s in segments] == [False, True]
-    assert segments[1]["text"].endswith("</s>\n") and "### Response" in segments[0]["text"]
+    assert [s["trained"] for s in segments] == [False, True, False]  # the last: the newline
+    assert segments[1]["text"].endswith("</s>") and "### Response" in segments[0]["text"]
 
 
 def test_plain_text_pretraining_runs_on_a_text_column(tiny_llama, tmp_path):
