@@ -3,7 +3,9 @@
 Near-duplicates: MinHash over each row's set of lower-cased words without punctuation, with LSH
 banding (Broder 1997), vectorised with pyarrow/numpy (no Python loop per row). It catches copies
 that differ in case, punctuation, spacing or a few words; each candidate pair is confirmed with the
-exact Jaccard similarity of the two word sets (a Python loop over the few candidates only).
+exact word sets (a Python loop over the few candidates only): Jaccard similarity ≥ the threshold
+and few words changed for the rows' length, so short template rows that differ in the one word
+that matters ("a fear of shadows" / "a fear of rejection") are not called copies.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+SHORT_ROW_WORDS = 12  # rows with fewer distinct words count as copies only with one word added/cut
+CHANGED_SHARE = 0.25  # longer rows: at most this share of the shorter row's words changed
+
 
 @dataclass
 class DuplicateResult:
@@ -24,6 +29,12 @@ class DuplicateResult:
     near: np.ndarray = field(metadata={"help": "rows almost equal to an earlier row (not exact)"})
     near_of: np.ndarray = field(metadata={"help": "for each `near` row, the earlier row it copies"})
     group: np.ndarray = field(metadata={"help": "per row: the earliest row it copies, or itself"})
+    same_words: np.ndarray = field(
+        metadata={
+            "help": "per row: the earliest row with the same words (case, punctuation, "
+            "spacing and order aside), or itself; what conflicting labels are checked on"
+        }
+    )
 
 
 def as_arrow(texts: pd.Series) -> pa.Array:
@@ -149,7 +160,7 @@ def find_duplicates(
             strict=False,
         )
     )
-    confirmed = [_jaccard(lookup[a], lookup[b]) >= threshold for a, b in pairs.tolist()]
+    confirmed = [_is_near_copy(lookup[a], lookup[b], threshold) for a, b in pairs.tolist()]
     pairs = pairs[np.asarray(confirmed, dtype=bool)] if len(pairs) else pairs
     pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
     near_of = np.full(len(values), -1, dtype=np.int64)
@@ -157,9 +168,10 @@ def find_duplicates(
     rows, index = np.unique(pairs[:, 0], return_index=True)
     near_of[rows] = pairs[index, 1]
     near = np.flatnonzero(near_of >= 0)
-    group = np.where(exact_mask, same_set, positions)
+    same_words = np.where(with_words | exact_mask, same_set, positions)
+    group = same_words.copy()
     group[near] = near_of[near]
-    return DuplicateResult(np.flatnonzero(exact_mask), near, near_of[near], group)
+    return DuplicateResult(np.flatnonzero(exact_mask), near, near_of[near], group, same_words)
 
 
 def _band_keys(part: np.ndarray) -> np.ndarray:
@@ -170,7 +182,21 @@ def _band_keys(part: np.ndarray) -> np.ndarray:
     return keys
 
 
-def _jaccard(a: str, b: str) -> float:
+def _is_near_copy(a: str, b: str, threshold: float) -> bool:
+    """Word-set Jaccard ≥ threshold, and few words changed for the rows' length.
+
+    In a short row one replaced word is often the whole point ("What is a fear of shadows?" /
+    "... of rejection?", "a debit I don't recognise" / "a charge ..."): template rows, not copies.
+    So rows under SHORT_ROW_WORDS distinct words may differ by one added or removed word only;
+    longer rows by at most CHANGED_SHARE of their words (at least 2: one replaced word).
+    """
     first, second = set(a.split()), set(b.split())
-    union = first | second
-    return len(first & second) / len(union) if union else 1.0
+    if not first or not second:
+        return False  # empty rows are the empty-row check's business
+    changed = len(first ^ second)
+    if len(first & second) < threshold * len(first | second):
+        return False
+    shorter = min(len(first), len(second))
+    return changed <= 1 or (
+        shorter >= SHORT_ROW_WORDS and changed <= max(2, CHANGED_SHARE * shorter)
+    )
