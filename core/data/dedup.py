@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 SHORT_ROW_WORDS = 12  # rows with fewer distinct words count as copies only with one word added/cut
-CHANGED_SHARE = 0.25  # longer rows: at most this share of the shorter row's words changed
+REPLACED_SHARE = 0.1  # longer rows: at most this share of the shorter row's words replaced
 
 
 @dataclass
@@ -183,20 +183,23 @@ def _band_keys(part: np.ndarray) -> np.ndarray:
 
 
 def _is_near_copy(a: str, b: str, threshold: float) -> bool:
-    """Word-set Jaccard ≥ threshold, and few words changed for the rows' length.
+    """Word-set Jaccard ≥ threshold, and few words replaced for the rows' length.
 
-    In a short row one replaced word is often the whole point ("What is a fear of shadows?" /
-    "... of rejection?", "a debit I don't recognise" / "a charge ..."): template rows, not copies.
-    So rows under SHORT_ROW_WORDS distinct words may differ by one added or removed word only;
-    longer rows by at most CHANGED_SHARE of their words (at least 2: one replaced word).
+    Template rows differ by a replaced word or phrase ("What is a fear of shadows?" / "... of
+    rejection?", "this air fryer won me over" / "this internet provider ..."); edited copies mostly
+    add or cut words (a wire-service prefix, an adjective). So rows under SHORT_ROW_WORDS distinct
+    words may differ by one added or cut word only (not in a row of three: "What is color?" / "What
+    color is ash?"), and longer rows may have at most REPLACED_SHARE of their words replaced (at
+    least one), words added or cut being limited by the threshold alone.
     """
     first, second = set(a.split()), set(b.split())
     if not first or not second:
         return False  # empty rows are the empty-row check's business
-    changed = len(first ^ second)
     if len(first & second) < threshold * len(first | second):
         return False
     shorter = min(len(first), len(second))
-    return changed <= 1 or (
-        shorter >= SHORT_ROW_WORDS and changed <= max(2, CHANGED_SHARE * shorter)
-    )
+    if shorter < SHORT_ROW_WORDS:
+        changed = len(first ^ second)
+        return changed == 0 or (changed == 1 and shorter >= 4)
+    replaced = min(len(first - second), len(second - first))
+    return replaced <= max(1, REPLACED_SHARE * shorter)

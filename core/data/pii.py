@@ -7,7 +7,7 @@ Two stages, so a million rows stay fast and ordinary numbers are not flagged:
 1. one RE2 pass (pyarrow) keeps the rows holding something shaped like a kind of PII;
 2. each candidate is confirmed in Python: phone numbers by Google's libphonenumber (the
    `phonenumbers` port: a number must be valid for its country, e.g. "+44 20 7946 0958", or for
-   `region` when written without a country code), cards by issuer prefix, length, digit grouping
+   `region` when written without a country code, and grouped as that country writes it), cards by issuer prefix, length, digit grouping
    and the Luhn checksum, IP addresses by the octet ranges and the words around them ("version
    1.2.3.4" is a version). Scores ("108-102"), year ranges ("1973-1990"), versions ("2.4.1"),
    model numbers ("737-800"), prices and dates are therefore not PII.
@@ -35,6 +35,7 @@ CANDIDATES = {
     "card": r"\b(?:\d[ -]?){12,18}\d\b",
     "ip": r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
 }
+US_FORMATTED_PHONE = r"(?<![\w-])(?:\(\d{3}\) ?|\d{3}-)\d{3}-\d{4}(?![\w-])"  # (123) 456-7891
 FILE_SUFFIXES = {"png", "jpg", "jpeg", "gif", "svg", "webp", "pdf", "txt", "css", "js"}  # a@2x.png
 VERSION_WORDS = re.compile(r"(?:\bv|version|ver\.?|build|release|firmware|rev\.?)\s*$", re.I)
 # Issuer prefixes (IIN) and lengths: Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro.
@@ -125,10 +126,19 @@ def _emails(text: str, region: str) -> list[tuple[int, int]]:
 
 
 def _phones(text: str, region: str) -> list[tuple[int, int]]:
+    """Valid numbers written in their country's own grouping ("25 24 23 22 21" is a valid US
+    number, grouped as a countdown), with a "+" or a separator (a bare run of digits is more often
+    an order or account number); and US-formatted placeholders such as "(123) 456-7891"."""
     import phonenumbers
 
-    matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
-    return [(m.start, m.end) for m in matcher]
+    strict = phonenumbers.Leniency.STRICT_GROUPING
+    spans = [
+        (m.start, m.end)
+        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=strict)
+        if not m.raw_string.isdigit()
+    ]
+    spans += [m.span() for m in re.finditer(US_FORMATTED_PHONE, text)]
+    return sorted(set(spans))
 
 
 def _cards(text: str, region: str) -> list[tuple[int, int]]:
