@@ -113,7 +113,12 @@ def minhash_signatures(
 
 
 def find_duplicates(
-    texts: pd.Series, threshold: float = 0.7, num_perm: int = 32, bands: int = 16, seed: int = 0
+    texts: pd.Series,
+    threshold: float = 0.7,
+    num_perm: int = 32,
+    bands: int = 16,
+    seed: int = 0,
+    length_aware: bool = True,
 ) -> DuplicateResult:
     """Rows that repeat an earlier row exactly, or nearly (word-set Jaccard ≥ threshold).
 
@@ -123,6 +128,8 @@ def find_duplicates(
         num_perm: MinHash permutations; bands × rows-per-band must equal it.
         bands: LSH bands; with 16 bands of 2, a pair at Jaccard 0.6 is a candidate with p ≈ 0.999.
         seed: seed of the hash values (results are deterministic).
+        length_aware: also limit the words changed for the rows' length (see `_is_near_copy`);
+            False gives the plain Jaccard rule of ordinary MinHash deduplication.
 
     Returns:
         DuplicateResult with exact and near duplicates (a row is in at most one of the two).
@@ -160,7 +167,9 @@ def find_duplicates(
             strict=False,
         )
     )
-    confirmed = [_is_near_copy(lookup[a], lookup[b], threshold) for a, b in pairs.tolist()]
+    confirmed = [
+        _is_near_copy(lookup[a], lookup[b], threshold, length_aware) for a, b in pairs.tolist()
+    ]
     pairs = pairs[np.asarray(confirmed, dtype=bool)] if len(pairs) else pairs
     pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
     near_of = np.full(len(values), -1, dtype=np.int64)
@@ -182,7 +191,7 @@ def _band_keys(part: np.ndarray) -> np.ndarray:
     return keys
 
 
-def _is_near_copy(a: str, b: str, threshold: float) -> bool:
+def _is_near_copy(a: str, b: str, threshold: float, length_aware: bool = True) -> bool:
     """Word-set Jaccard ≥ threshold, and few words replaced for the rows' length.
 
     Template rows differ by a replaced word or phrase ("What is a fear of shadows?" / "... of
@@ -197,6 +206,8 @@ def _is_near_copy(a: str, b: str, threshold: float) -> bool:
         return False  # empty rows are the empty-row check's business
     if len(first & second) < threshold * len(first | second):
         return False
+    if not length_aware:
+        return True
     shorter = min(len(first), len(second))
     if shorter < SHORT_ROW_WORDS:
         changed = len(first ^ second)
