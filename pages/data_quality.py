@@ -91,7 +91,7 @@ def show_finding(finding, table, mapping, config) -> None:
         except DataError as err:
             st.error(str(err), icon=":material/error:")
             return
-        st.caption(f"Fix '{name}' would leave {preview.summary}.")
+        st.caption(f"What '{name}' would do: {preview.summary}.")
         if len(preview.dropped):
             st.dataframe(preview.dropped, height=150)
         if len(preview.after):

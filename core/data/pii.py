@@ -66,13 +66,16 @@ def find_pii(
         kind → sorted positions of the rows where it occurs (confirmed, not only shaped like it).
     """
     array = as_arrow(texts)
+    combined = "|".join(f"(?:{CANDIDATES[k]})" for k in kinds)
+    shaped = pc.match_substring_regex(array, pattern=combined).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(shaped)  # one pass over every row; the rest reads these rows only
+    subset = array.take(pa.array(rows, type=pa.int64()))
     found = {}
     for kind in kinds:
-        shaped = pc.match_substring_regex(array, pattern=CANDIDATES[kind])
-        rows = np.flatnonzero(shaped.to_numpy(zero_copy_only=False))
-        subset = array.take(pa.array(rows, type=pa.int64())).to_pylist()
-        keep = [bool(pii_spans(text or "", (kind,), region)) for text in subset]
-        found[kind] = rows[np.asarray(keep, dtype=bool)] if len(rows) else rows
+        hit = pc.match_substring_regex(subset, pattern=CANDIDATES[kind]).to_numpy(False)
+        texts_of_kind = subset.filter(pa.array(hit)).to_pylist()
+        keep = [bool(FINDERS[kind](text or "", region)) for text in texts_of_kind]
+        found[kind] = rows[hit][np.asarray(keep, dtype=bool)] if len(keep) else rows[hit]
     return found
 
 
@@ -130,15 +133,16 @@ def _phones(text: str, region: str) -> list[tuple[int, int]]:
     number, grouped as a countdown), with a "+" or a separator (a bare run of digits is more often
     an order or account number); and US-formatted placeholders such as "(123) 456-7891".
 
-    libphonenumber reads only a few characters around each phone-shaped run of 7 or more digits:
+    libphonenumber reads only a few characters around each phone-shaped run of 7 to 15 digits:
     on the whole of a long, number-heavy text (maths, tables) it costs milliseconds a row."""
     import phonenumbers
 
     strict = phonenumbers.Leniency.STRICT_GROUPING
     spans = [m.span() for m in re.finditer(US_FORMATTED_PHONE, text)]
     for shaped in re.finditer(CANDIDATES["phone"], text):
-        if sum(c.isdigit() for c in shaped.group()) < 7:  # no phone plan has shorter numbers
-            continue
+        digits = sum(c.isdigit() for c in shaped.group())
+        if not 7 <= digits <= 15 or re.fullmatch(CANDIDATES["ip"], shaped.group()):
+            continue  # no number plan is shorter or longer (E.164); cards and IPs are not phones
         start = max(0, shaped.start() - 2)
         window = text[start : shaped.end() + 2]
         spans += [

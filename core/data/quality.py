@@ -170,7 +170,7 @@ def _labels(texts: pd.Series, labels: pd.Series, group: np.ndarray) -> list[Find
     """Conflicts: rows whose copies (the same words; near-copies differing in a word are not
     conflicts, that word may be why the label differs) hold several labels."""
     labels = labels.fillna("").astype(str).str.strip()
-    codes = pd.factorize(labels)[0]
+    codes = pd.factorize(labels.str.casefold())[0]  # " Positive" vs "positive": a spelling
     frame = pd.DataFrame({"group": group, "label": codes})
     per_group = frame.groupby("group")["label"].nunique()
     rows = np.flatnonzero(frame["group"].map(per_group).to_numpy() > 1)
