@@ -325,7 +325,8 @@ def verdict(findings: list[Finding], rows: int) -> tuple[str, list[str]]:
     """The overall verdict and up to three fixes, most serious first.
 
     "needs fixing" only when a finding is a problem (they are the ones that spoil training). A fix
-    that removes more than MAX_FIRST_FIX_SHARE of `rows` is listed after all the others.
+    that removes more than MAX_FIRST_FIX_SHARE of `rows` is never first: it is listed after the
+    others, or not at all when there are none (its finding still offers it, with the count).
     """
     rank = {"problem": 0, "warning": 1}
     bad = sorted(
@@ -335,8 +336,10 @@ def verdict(findings: list[Finding], rows: int) -> tuple[str, list[str]]:
         word = "needs fixing"
     else:
         word = "usable with warnings" if bad else "ready"
-    with_fix = [f for f in bad if f.fix]
-    with_fix.sort(key=lambda f: f.removes > MAX_FIRST_FIX_SHARE * rows)  # stable: rank kept
+    small = [f for f in bad if f.fix and f.removes <= MAX_FIRST_FIX_SHARE * rows]
+    large = [f for f in bad if f.fix and f.removes > MAX_FIRST_FIX_SHARE * rows]
+    # A large removal only follows another fix; alone, it stays in its finding, not recommended.
+    with_fix = small + large if small else []
     fixes = [f"{f.title}: {fix_label(f.fix['step'], f.removes, f.count)}" for f in with_fix]
     return word, fixes[:3]
 

@@ -147,6 +147,9 @@ def test_a_fix_removing_most_rows_is_never_recommended_first():
     assert report.top_fixes[0].startswith("Encoding damage and HTML")
     assert "Exact duplicates: Remove 30 rows" in report.top_fixes
     assert report.verdict == "usable with warnings"
+    base = long_articles(rows=40)  # the copies alone: nothing else to fix
+    alone = quality_report(pd.concat([base, base.iloc[:30]]), MAPPING, max_length=512)
+    assert alone.get("duplicates").removes == 30 and alone.top_fixes == []
 
 
 def test_empty_labels_need_fixing_and_their_fix_removes_only_them():
