@@ -12,6 +12,7 @@ import streamlit as st
 from core.data.clean import Recipe, Step, apply_step, preview_step
 from core.data.lineage import data_fingerprint, read_version, save_version
 from core.data.load import SUPPORTED, DataError, load_table, store_upload
+from core.data.quality import fix_label
 from core.runs import data_root
 from pages.common import get_config, set_config
 
@@ -90,12 +91,13 @@ def show_finding(finding, table, mapping, config) -> None:
         except DataError as err:
             st.error(str(err), icon=":material/error:")
             return
-        st.caption(f"Fix '{name}' would leave {preview.summary}.")
+        st.caption(f"What '{name}' would do: {preview.summary}.")
         if len(preview.dropped):
             st.dataframe(preview.dropped, height=150)
         if len(preview.after):
             st.dataframe(preview.after, height=150)
-        if st.button(f"Apply: {name}", key=f"fix-{finding.key}"):
+        label = fix_label(step.step, preview.removed_count, preview.changed_count)
+        if st.button(label, key=f"fix-{finding.key}", help=f"Applies '{name}' as a new version"):
             apply_fix(table, mapping, config, step)
             st.rerun()
 

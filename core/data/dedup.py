@@ -3,7 +3,9 @@
 Near-duplicates: MinHash over each row's set of lower-cased words without punctuation, with LSH
 banding (Broder 1997), vectorised with pyarrow/numpy (no Python loop per row). It catches copies
 that differ in case, punctuation, spacing or a few words; each candidate pair is confirmed with the
-exact Jaccard similarity of the two word sets (a Python loop over the few candidates only).
+exact word sets (a Python loop over the few candidates only): Jaccard similarity ≥ the threshold
+and few words changed for the rows' length, so short template rows that differ in the one word
+that matters ("a fear of shadows" / "a fear of rejection") are not called copies.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+SHORT_ROW_WORDS = 12  # rows with fewer distinct words count as copies only with one word added/cut
+REPLACED_SHARE = 0.1  # longer rows: at most this share of the shorter row's words replaced
+
 
 @dataclass
 class DuplicateResult:
@@ -24,6 +29,12 @@ class DuplicateResult:
     near: np.ndarray = field(metadata={"help": "rows almost equal to an earlier row (not exact)"})
     near_of: np.ndarray = field(metadata={"help": "for each `near` row, the earlier row it copies"})
     group: np.ndarray = field(metadata={"help": "per row: the earliest row it copies, or itself"})
+    same_words: np.ndarray = field(
+        metadata={
+            "help": "per row: the earliest row with the same words (case, punctuation, "
+            "spacing and order aside), or itself; what conflicting labels are checked on"
+        }
+    )
 
 
 def as_arrow(texts: pd.Series) -> pa.Array:
@@ -102,7 +113,12 @@ def minhash_signatures(
 
 
 def find_duplicates(
-    texts: pd.Series, threshold: float = 0.7, num_perm: int = 32, bands: int = 16, seed: int = 0
+    texts: pd.Series,
+    threshold: float = 0.7,
+    num_perm: int = 32,
+    bands: int = 16,
+    seed: int = 0,
+    length_aware: bool = True,
 ) -> DuplicateResult:
     """Rows that repeat an earlier row exactly, or nearly (word-set Jaccard ≥ threshold).
 
@@ -112,6 +128,8 @@ def find_duplicates(
         num_perm: MinHash permutations; bands × rows-per-band must equal it.
         bands: LSH bands; with 16 bands of 2, a pair at Jaccard 0.6 is a candidate with p ≈ 0.999.
         seed: seed of the hash values (results are deterministic).
+        length_aware: also limit the words changed for the rows' length (see `_is_near_copy`);
+            False gives the plain Jaccard rule of ordinary MinHash deduplication.
 
     Returns:
         DuplicateResult with exact and near duplicates (a row is in at most one of the two).
@@ -149,7 +167,9 @@ def find_duplicates(
             strict=False,
         )
     )
-    confirmed = [_jaccard(lookup[a], lookup[b]) >= threshold for a, b in pairs.tolist()]
+    confirmed = [
+        _is_near_copy(lookup[a], lookup[b], threshold, length_aware) for a, b in pairs.tolist()
+    ]
     pairs = pairs[np.asarray(confirmed, dtype=bool)] if len(pairs) else pairs
     pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
     near_of = np.full(len(values), -1, dtype=np.int64)
@@ -157,9 +177,10 @@ def find_duplicates(
     rows, index = np.unique(pairs[:, 0], return_index=True)
     near_of[rows] = pairs[index, 1]
     near = np.flatnonzero(near_of >= 0)
-    group = np.where(exact_mask, same_set, positions)
+    same_words = np.where(with_words | exact_mask, same_set, positions)
+    group = same_words.copy()
     group[near] = near_of[near]
-    return DuplicateResult(np.flatnonzero(exact_mask), near, near_of[near], group)
+    return DuplicateResult(np.flatnonzero(exact_mask), near, near_of[near], group, same_words)
 
 
 def _band_keys(part: np.ndarray) -> np.ndarray:
@@ -170,7 +191,26 @@ def _band_keys(part: np.ndarray) -> np.ndarray:
     return keys
 
 
-def _jaccard(a: str, b: str) -> float:
+def _is_near_copy(a: str, b: str, threshold: float, length_aware: bool = True) -> bool:
+    """Word-set Jaccard ≥ threshold, and few words replaced for the rows' length.
+
+    Template rows differ by a replaced word or phrase ("What is a fear of shadows?" / "... of
+    rejection?", "this air fryer won me over" / "this internet provider ..."); edited copies mostly
+    add or cut words (a wire-service prefix, an adjective). So rows under SHORT_ROW_WORDS distinct
+    words may differ by one added or cut word only (not in a row of three: "What is color?" / "What
+    color is ash?"), and longer rows may have at most REPLACED_SHARE of their words replaced (at
+    least one), words added or cut being limited by the threshold alone.
+    """
     first, second = set(a.split()), set(b.split())
-    union = first | second
-    return len(first & second) / len(union) if union else 1.0
+    if not first or not second:
+        return False  # empty rows are the empty-row check's business
+    if len(first & second) < threshold * len(first | second):
+        return False
+    if not length_aware:
+        return True
+    shorter = min(len(first), len(second))
+    if shorter < SHORT_ROW_WORDS:
+        changed = len(first ^ second)
+        return changed == 0 or (changed == 1 and shorter >= 4)
+    replaced = min(len(first - second), len(second - first))
+    return replaced <= max(1, REPLACED_SHARE * shorter)

@@ -3,6 +3,11 @@
     report = quality_report(table, suggest_mapping(table), tokenizer=tok, max_length=128)
     report.verdict  # "ready" | "usable with warnings" | "needs fixing"
 
+"needs fixing" is kept for what spoils training (rows without a label, one text taught two labels,
+labels spelled two ways, a label with too few rows, validation rows copied from training); the
+rest are warnings. A fix that would remove more than MAX_FIRST_FIX_SHARE of the rows is never the
+first recommendation, and each recommendation says how many rows it removes or changes.
+
 Every check is vectorised (pandas / pyarrow / numpy) so a million rows take seconds; token lengths
 of big tables are measured on a sample and scaled (the report says so).
 """
@@ -17,31 +22,24 @@ import pandas as pd
 
 from core.data.dedup import DuplicateResult, find_duplicates, normalize
 from core.data.detect import mapping_text
-from core.data.scan import DAMAGE_PATTERNS, PII_PATTERNS, mask_example, scan
+from core.data.finding import Finding
+from core.data.lengths import length_finding, token_lengths
+from core.data.pii import KINDS as PII_KINDS
+from core.data.pii import find_pii, mask_example
+from core.data.scan import DAMAGE_PATTERNS, scan
 
 VERDICTS = ("ready", "usable with warnings", "needs fixing")
-TOKEN_SAMPLE = 5_000  # rows tokenised exactly; beyond this, lengths scale from the sample (±2%)
 RARE_LABEL_MIN = 8  # fewer examples than this: the model cannot learn the label
 IMBALANCE_RATIO = 10.0  # largest class / smallest class above this: a warning
-WORDS_TO_TOKENS = 1.3  # without a tokenizer, tokens ≈ 1.3 × words (English subword vocabularies)
-
-
-@dataclass
-class Finding:
-    """One problem (or its absence) found in the data."""
-
-    key: str = field(metadata={"help": "stable id: empty, duplicates, near_duplicates, ..."})
-    title: str = field(metadata={"help": "short plain-words name"})
-    severity: str = field(metadata={"help": "ok, warning or problem"})
-    count: int = field(metadata={"help": "rows affected"})
-    message: str = field(metadata={"help": "what was found and why it matters"})
-    examples: list[str] = field(default_factory=list, metadata={"help": "a few rows (PII masked)"})
-    fix: dict | None = field(default=None, metadata={"help": "the clean step that fixes it"})
-    rows: np.ndarray = field(
-        default_factory=lambda: np.empty(0, np.int64),
-        repr=False,
-        metadata={"help": "positions of the affected rows"},
-    )
+MAX_FIRST_FIX_SHARE = 0.2  # a fix removing more of the rows than this is never recommended first
+REMOVING_STEPS = {
+    "drop_empty",
+    "drop_empty_labels",
+    "drop_duplicates",
+    "resolve_conflicts",
+    "drop_pii",
+    "drop_long",
+}  # fixes that remove rows (the others change text)
 
 
 @dataclass
@@ -96,12 +94,13 @@ def quality_report(
     tell(0.15, "duplicates")
     duplicates = find_duplicates(texts)
     findings += _duplicates(texts, duplicates)
-    if mapping["task"] == "classification" and mapping.get("label"):
+    classification = mapping["task"] == "classification" and bool(mapping.get("label"))
+    if classification:
         tell(0.5, "labels")
-        findings += _labels(texts, table[mapping["label"]], duplicates.group)
+        findings += _labels(texts, table[mapping["label"]], duplicates.same_words)
     tell(0.6, "lengths")
     lengths, estimated = token_lengths(texts, tokenizer)
-    findings.append(_length(texts, lengths, max_length, estimated))
+    findings.append(length_finding(texts, lengths, max_length, estimated, classification))
     tell(0.7, "encoding and PII")
     findings += _patterns(texts)
     if validation is not None:
@@ -109,8 +108,11 @@ def quality_report(
     labels = (
         table[mapping["label"]].astype(str).value_counts().to_dict() if mapping.get("label") else {}
     )
+    for finding in findings:
+        if finding.fix and finding.fix["step"] in REMOVING_STEPS:
+            finding.removes = finding.count
     report = QualityReport(len(table), findings, labels, lengths, estimated, max_length)
-    report.verdict, report.top_fixes = verdict(findings)
+    report.verdict, report.top_fixes = verdict(findings, len(table))
     tell(1.0, "done")
     return report
 
@@ -121,8 +123,7 @@ def _examples(texts: pd.Series, rows: np.ndarray, count: int = 3) -> list[str]:
 
 def _empty(texts: pd.Series) -> Finding:
     rows = np.flatnonzero(texts.str.strip().str.len().fillna(0).to_numpy() == 0)
-    share = len(rows) / max(1, len(texts))
-    severity = "ok" if not len(rows) else ("problem" if share > 0.01 else "warning")
+    severity = "warning" if len(rows) else "ok"  # nothing learnt from them, but nothing wrong
     return Finding(
         "empty",
         "Empty rows",
@@ -136,11 +137,10 @@ def _empty(texts: pd.Series) -> Finding:
 
 
 def _duplicates(texts: pd.Series, found: DuplicateResult) -> list[Finding]:
-    share = len(found.exact) / max(1, len(texts))
     exact = Finding(
         "duplicates",
         "Exact duplicates",
-        "ok" if not len(found.exact) else ("problem" if share > 0.1 else "warning"),
+        "warning" if len(found.exact) else "ok",  # over-weighted, not wrong: never "needs fixing"
         len(found.exact),
         f"{len(found.exact):,} rows repeat an earlier row word for word: they over-weight those "
         "examples and can leak into validation.",
@@ -153,8 +153,9 @@ def _duplicates(texts: pd.Series, found: DuplicateResult) -> list[Finding]:
         "Near-duplicates",
         "warning" if len(found.near) else "ok",
         len(found.near),
-        f"{len(found.near):,} rows are almost the same as an earlier row (same words, ignoring case "
-        "and punctuation, at least 70% shared).",
+        f"{len(found.near):,} rows are almost the same as an earlier row: the same words in "
+        "another case, order or punctuation, or a few words changed in a long text (rows under "
+        "12 words differ by one added or removed word at most).",
         [
             f"{mask_example(texts.iloc[int(a)], 60)}  ≈  {mask_example(texts.iloc[int(b)], 60)}"
             for a, b in zip(found.near[:3], found.near_of[:3], strict=False)
@@ -166,9 +167,10 @@ def _duplicates(texts: pd.Series, found: DuplicateResult) -> list[Finding]:
 
 
 def _labels(texts: pd.Series, labels: pd.Series, group: np.ndarray) -> list[Finding]:
-    """Conflicts: rows whose duplicate group (exact or near copies) holds several labels."""
+    """Conflicts: rows whose copies (the same words; near-copies differing in a word are not
+    conflicts, that word may be why the label differs) hold several labels."""
     labels = labels.fillna("").astype(str).str.strip()
-    codes = pd.factorize(labels)[0]
+    codes = pd.factorize(labels.str.casefold())[0]  # " Positive" vs "positive": a spelling
     frame = pd.DataFrame({"group": group, "label": codes})
     per_group = frame.groupby("group")["label"].nunique()
     rows = np.flatnonzero(frame["group"].map(per_group).to_numpy() > 1)
@@ -184,7 +186,23 @@ def _labels(texts: pd.Series, labels: pd.Series, group: np.ndarray) -> list[Find
         rows,
     )
     counts = labels[labels != ""].value_counts()
-    return [conflicts, _spellings(labels), _balance(counts, labels)]
+    return [_unlabelled(labels), conflicts, _spellings(labels), _balance(counts, labels)]
+
+
+def _unlabelled(labels: pd.Series) -> Finding:
+    """Rows with no label: training would fail on them or learn an empty class."""
+    rows = np.flatnonzero((labels == "").to_numpy())
+    return Finding(
+        "empty_labels",
+        "Rows without a label",
+        "problem" if len(rows) else "ok",
+        len(rows),
+        f"{len(rows):,} rows have an empty label: the model cannot learn from them and training "
+        "may stop on them. Remove them, or label them and upload the file again.",
+        [f"row {i}" for i in rows[:3]],
+        {"step": "drop_empty_labels", "params": {}} if len(rows) else None,
+        rows,
+    )
 
 
 def _spellings(labels: pd.Series) -> Finding:
@@ -230,7 +248,7 @@ def _balance(counts: pd.Series, labels: pd.Series) -> Finding:
             f"{len(rare)} label(s) have fewer than {RARE_LABEL_MIN} examples, too few to "
             f"learn: {', '.join(map(str, rare.index[:5]))}."
         )
-    severity = "warning" if len(rare) or ratio > IMBALANCE_RATIO else "ok"
+    severity = "problem" if len(rare) else ("warning" if ratio > IMBALANCE_RATIO else "ok")
     rows = np.flatnonzero(labels.isin(rare.index).to_numpy())
     fix = {"step": "merge_rare_labels", "params": {"min_count": RARE_LABEL_MIN, "into": "other"}}
     return Finding(
@@ -245,53 +263,16 @@ def _balance(counts: pd.Series, labels: pd.Series) -> Finding:
     )
 
 
-def token_lengths(
-    texts: pd.Series, tokenizer=None, sample: int = TOKEN_SAMPLE
-) -> tuple[np.ndarray, bool]:
-    """Tokens per row; (lengths, estimated). Tables over `sample` rows are scaled from a sample's
-    tokens-per-character ratio; without a tokenizer lengths are words × 1.3 (always estimated)."""
-    if tokenizer is None:
-        words = texts.str.split().str.len().fillna(0).to_numpy()
-        return np.ceil(words * WORDS_TO_TOKENS).astype(np.int64), True
-    if len(texts) <= sample:
-        ids = tokenizer(texts.tolist(), add_special_tokens=True, truncation=False)["input_ids"]
-        return np.fromiter((len(i) for i in ids), np.int64, len(ids)), False
-    picked = texts.sample(sample, random_state=0)
-    ids = tokenizer(picked.tolist(), add_special_tokens=True, truncation=False)["input_ids"]
-    ratio = sum(map(len, ids)) / max(1, int(picked.str.len().sum()))
-    return np.ceil(texts.str.len().fillna(0).to_numpy() * ratio).astype(np.int64), True
-
-
-def _length(texts: pd.Series, lengths: np.ndarray, max_length: int, estimated: bool) -> Finding:
-    over = np.flatnonzero(lengths > max_length)
-    cut_tokens = int((lengths[over] - max_length).sum())
-    share = len(over) / max(1, len(lengths))
-    severity = "ok" if share <= 0.05 else ("problem" if share > 0.25 else "warning")
-    how = " (estimated from a sample)" if estimated else ""
-    median = int(np.median(lengths)) if len(lengths) else 0
-    return Finding(
-        "length",
-        "Length in tokens",
-        severity,
-        len(over),
-        f"Median {median} tokens{how}. {len(over):,} rows ({share:.1%}) are longer than the max length "
-        f"{max_length} and lose {cut_tokens:,} tokens when cut.",
-        _examples(texts, over, 2),
-        {"step": "drop_long", "params": {"max_tokens": max_length}} if len(over) else None,
-        over,
-    )
-
-
 def _patterns(texts: pd.Series) -> list[Finding]:
-    found = scan(texts, {**PII_PATTERNS, **DAMAGE_PATTERNS})
-    pii_rows = np.unique(np.concatenate([found[k] for k in PII_PATTERNS]))
-    kinds = ", ".join(f"{k} {len(found[k]):,}" for k in PII_PATTERNS if len(found[k]))
+    found = {**find_pii(texts), **scan(texts, DAMAGE_PATTERNS)}
+    pii_rows = np.unique(np.concatenate([found[k] for k in PII_KINDS]))
+    kinds = ", ".join(f"{k} {len(found[k]):,}" for k in PII_KINDS if len(found[k]))
     pii = Finding(
         "pii",
         "Possible personal data",
         "warning" if len(pii_rows) else "ok",
         len(pii_rows),
-        f"{len(pii_rows):,} rows may hold personal data ({kinds or 'none'}); the model can memorise "
+        f"{len(pii_rows):,} row(s) hold personal data ({kinds or 'none'}); the model can memorise "
         "and repeat it.",
         _examples(texts, pii_rows),
         {"step": "mask_pii", "params": {}},
@@ -340,8 +321,13 @@ def _leakage(train: pd.Series, validation: pd.Series) -> Finding:
     )
 
 
-def verdict(findings: list[Finding]) -> tuple[str, list[str]]:
-    """The overall verdict and up to three fixes, most serious first."""
+def verdict(findings: list[Finding], rows: int) -> tuple[str, list[str]]:
+    """The overall verdict and up to three fixes, most serious first.
+
+    "needs fixing" only when a finding is a problem (they are the ones that spoil training). A fix
+    that removes more than MAX_FIRST_FIX_SHARE of `rows` is never first: it is listed after the
+    others, or not at all when there are none (its finding still offers it, with the count).
+    """
     rank = {"problem": 0, "warning": 1}
     bad = sorted(
         (f for f in findings if f.severity in rank), key=lambda f: (rank[f.severity], -f.count)
@@ -350,7 +336,29 @@ def verdict(findings: list[Finding]) -> tuple[str, list[str]]:
         word = "needs fixing"
     else:
         word = "usable with warnings" if bad else "ready"
-    fixes = [
-        f"{f.title}: {f.fix['step'].replace('_', ' ')} ({f.count:,} rows)" for f in bad if f.fix
-    ][:3]
-    return word, fixes
+    small = [f for f in bad if f.fix and f.removes <= MAX_FIRST_FIX_SHARE * rows]
+    large = [f for f in bad if f.fix and f.removes > MAX_FIRST_FIX_SHARE * rows]
+    # A large removal only follows another fix; alone, it stays in its finding, not recommended.
+    with_fix = small + large if small else []
+    fixes = [f"{f.title}: {fix_label(f.fix['step'], f.removes, f.count)}" for f in with_fix]
+    return word, fixes[:3]
+
+
+def fix_label(step: str, removed: int, changed: int) -> str:
+    """What a fix does, with how many rows ("Remove 12 rows", "Mask personal data in 4 rows"):
+    the recommendation's wording and the label of the fix's button."""
+    if removed:
+        return f"Remove {removed:,} row{'s' * (removed != 1)}"
+    verb = STEP_VERBS.get(step, step.replace("_", " ").capitalize())
+    return f"{verb} in {changed:,} row{'s' * (changed != 1)}"
+
+
+STEP_VERBS = {
+    "mask_pii": "Mask personal data",
+    "strip_html": "Remove HTML",
+    "repair_encoding": "Repair characters",
+    "normalize_labels": "Spell labels one way",
+    "merge_rare_labels": "Merge rare labels",
+    "keep_head_tail": "Keep start and end",
+    "trim_long": "Shorten text",
+}

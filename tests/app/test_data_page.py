@@ -81,7 +81,7 @@ def dirty_csv(tmp_path) -> Path:
         )
         for i in range(40)
     ]
-    rows += [("", "pos"), (rows[0][0], "neg"), ("mail me at jane@example.com please", "pos")]
+    rows += [("", "pos"), (rows[0][0], "pos"), ("mail me at jane@example.com please", "pos")]
     path = tmp_path / "dirty.csv"
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False)
     return path
@@ -102,7 +102,8 @@ def test_report_shows_findings_and_fingerprint(tmp_path):
     assert not at.exception
     assert any("needs fixing" in e.value for e in at.error)
     titles = {e.label: e.proto.icon for e in at.expander}
-    assert titles.get("Empty rows: 1") == ":material/error:"
+    assert titles.get("Empty rows: 1") == ":material/warning:"
+    assert titles.get("Conflicting labels: 2") == ":material/error:"
     assert titles.get("Possible personal data: 1") == ":material/warning:"
     fingerprint = at.session_state["config"].data.fingerprint
     assert len(fingerprint) == 16 and any(fingerprint in c.value for c in at.caption)

@@ -58,7 +58,7 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
     _settle(page)
     _shot(page, "03-data")
     # Fix in a click: the sample's labels are spelled several ways (" Positive", "NEGATIVE").
-    page.get_by_role("button", name="Apply: normalize labels").click()
+    page.get_by_role("button", name="Spell labels one way in 3 rows").click()
     page.get_by_text("Cleaned from sample_reviews.csv with: normalize labels").wait_for(
         timeout=60_000
     )

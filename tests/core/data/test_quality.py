@@ -23,6 +23,7 @@ def clean_rows(n, seed=0):
 @pytest.fixture
 def dirty():
     table = clean_rows(200)
+    table.loc[5, "text"] = " ".join(WORDS[300:316])  # 16 words: long enough for a replaced word
     table.loc[200] = ["   ", "pos"]
     table.loc[201] = [table.text[3], table.label[3]]  # exact copy
     table.loc[202] = [table.text[4].upper() + "!", table.label[4]]  # case and punctuation
@@ -44,7 +45,7 @@ def test_report_finds_each_planted_problem(dirty):
     assert set(report.get("pii").rows) == {205, 206}
     assert "jane.doe" not in " ".join(report.get("pii").examples)
     assert report.get("damage").rows.tolist() == [207]
-    assert report.get("labels").severity == "warning" and "rare" in report.get("labels").message
+    assert report.get("labels").severity == "problem" and "rare" in report.get("labels").message
     assert report.get("length").count == int((report.token_lengths > 8).sum()) > 0
     assert report.verdict == "needs fixing" and report.top_fixes
 
@@ -82,16 +83,21 @@ def test_token_lengths_with_a_real_tokenizer():
 
 
 def test_near_duplicates_need_shared_words():
+    long = "the cat sat on the mat today while the dog slept by the warm fire in the hall"
     texts = pd.Series(
         [
             "the cat sat on the mat today",
-            "The cat sat on the mat, today!",
-            "the cat sat on the rug today",
+            "The cat sat on the mat, today!",  # same words: a copy
+            "the cat sat on the rug today",  # one word replaced in a short row: another example
             "a completely different sentence here",
+            long,
+            long.replace("mat", "rug"),  # one word replaced in a long row: a copy
+            "the cat sat on the mat",  # one word cut from a short row: a copy
         ]
     )
     found = find_duplicates(texts)
-    assert found.near.tolist() == [1, 2] and found.near_of.tolist() == [0, 0]
+    assert found.near.tolist() == [1, 5, 6] and found.near_of.tolist() == [0, 4, 0]
+    assert found.same_words.tolist() == [0, 0, 2, 3, 4, 5, 6]
 
 
 def test_fixes_remove_the_problems_and_keep_the_original(dirty):
