@@ -1,12 +1,24 @@
-"""Finetune Studio: the router. Run with `streamlit run app.py`."""
+"""Finetune Studio: the router. Run with `streamlit run app.py`.
+
+The sign-in gate runs before st.navigation: a signed-out visitor's navigation holds only the
+sign-in page, so no page URL shows anything else (pages/signin.py, core/users.py).
+"""
 
 import streamlit as st
 
+from core import users
 from pages.common import init_state
+from pages.signin import current_user, sign_in_page, sign_out
 
 st.set_page_config(page_title="Finetune Studio", page_icon="assets/logo.svg", layout="wide")
-init_state()
 st.session_state["_routed"] = True  # this session went through the router (pages.common)
+
+user = current_user()
+if user is None:
+    st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/lock:")]).run()
+    st.stop()
+st.session_state["user"] = user
+init_state()
 
 pages = {
     "Guided": [
@@ -21,4 +33,11 @@ pages = {
         st.Page("pages/jobs.py", title="Jobs", icon=":material/list:"),
     ],
 }
-st.navigation(pages).run()
+page = st.navigation(pages)
+if user["name"] != users.LOCAL_USER:
+    with st.sidebar:
+        st.caption(
+            f"Signed in as **{user['name']}**" + (" (admin)" if user["role"] == "admin" else "")
+        )
+        st.button("Sign out", on_click=sign_out)
+page.run()
