@@ -33,7 +33,8 @@ ADAPTER_DIR = "adapter"
 CHECKPOINT_DIR = "checkpoints"
 
 ACTIVE_STATES = ("queued", "starting", "running", "stopping")
-FINAL_STATES = ("completed", "stopped", "failed")
+# "lost": a recorded process's pid now belongs to another program, so the job cannot be reached.
+FINAL_STATES = ("completed", "stopped", "failed", "lost")
 
 
 def data_root() -> Path:
@@ -87,11 +88,18 @@ def write_status(run_dir: Path, **changes) -> dict:
 
 
 def write_json_atomic(path: Path, data) -> None:
-    """Write JSON to a unique temporary file beside `path`, then rename it over `path`."""
+    """Write JSON to a unique temporary file beside `path`, then rename it over `path`.
+
+    On failure (a full disk) the temporary file is removed and `path` keeps its old content.
+    """
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(data, out)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(data, out)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_status(run_dir: Path) -> dict:

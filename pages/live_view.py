@@ -90,7 +90,7 @@ def render_live(run_dir: str) -> None:
         st.caption("Speed-ups on: " + ", ".join(status["speed_features"]))
     if state in runs.ACTIVE_STATES and st.button("Stop", icon=":material/stop:"):
         jobs.stop_job(path)
-    if state == "failed":
+    if state in ("failed", "lost"):
         st.error(status.get("message", "Training failed."), icon=":material/error:")
         st.code(runs.tail_log(path, 25) or "(the log is empty)", language="text")
     elif state in ("completed", "stopped"):
