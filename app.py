@@ -6,7 +6,7 @@ sign-in page, so no page URL shows anything else (pages/signin.py, core/users.py
 
 import streamlit as st
 
-from core import users
+from core import paths, users
 from pages.common import init_state
 from pages.signin import current_user, sign_in_page, sign_out
 
@@ -18,6 +18,7 @@ if user is None:
     st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/lock:")]).run()
     st.stop()
 st.session_state["user"] = user
+paths.set_single_user(user["name"] == users.LOCAL_USER)  # home is readable only then
 init_state()
 
 pages = {

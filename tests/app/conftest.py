@@ -10,6 +10,13 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def allow_test_folders(tmp_path_factory, monkeypatch):
+    """Tests name files in pytest's temporary folders: allow them as an operator would
+    (core/paths.py confines typed paths to the allowed roots)."""
+    monkeypatch.setenv("STUDIO_ALLOWED_ROOTS", str(tmp_path_factory.getbasetemp()))
+
+
 @pytest.fixture
 def app(data_root) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
