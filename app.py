@@ -7,11 +7,13 @@ sign-in page, so no page URL shows anything else (pages/signin.py, core/users.py
 import streamlit as st
 
 from core import paths, users
+from core.data import archive
 from pages.common import init_state
 from pages.signin import current_user, sign_in_page, sign_out
 
 st.set_page_config(page_title="Finetune Studio", page_icon="assets/logo.svg", layout="wide")
 st.session_state["_routed"] = True  # this session went through the router (pages.common)
+archive.set_upload_limit(st.get_option("server.maxUploadSize"))  # caps what a .gz unpacks to
 
 user = current_user()
 if user is None:

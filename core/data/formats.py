@@ -18,6 +18,8 @@ from pathlib import PurePath
 
 import pandas as pd
 
+from core.data.archive import read_capped
+
 TABLE_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".parquet", ".xlsx", ".txt")
 WRAPPERS = (".gz", ".zip")
 # Decompressed size limit: a zip bomb must not fill the memory (4 GB is far above any upload).
@@ -39,7 +41,7 @@ def unwrap(data: bytes, name: str) -> tuple[bytes, str]:
     if suffix == ".gz":
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
-                inner = handle.read(MAX_UNPACKED_BYTES + 1)
+                inner = read_capped(handle, name)  # core/data/archive.py (safety)
         except (OSError, EOFError) as err:
             raise DataError(
                 f"{name} is not a readable .gz file ({err}). Compress it again."
@@ -61,7 +63,7 @@ def unwrap(data: bytes, name: str) -> tuple[bytes, str]:
             raise DataError(
                 f"{member.filename} in {name} unpacks to over 4 GB; load it from a path."
             )
-        return unwrap(archive.read(member), member.filename)
+        return unwrap(read_capped(archive.open(member), member.filename), member.filename)
     return data, name
 
 
