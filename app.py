@@ -6,21 +6,24 @@ sign-in page, so no page URL shows anything else (pages/signin.py, core/users.py
 
 import streamlit as st
 
-from core import paths, users
+from core import paths, runs, users
 from core.data import archive
 from pages.common import init_state
 from pages.signin import current_user, sign_in_page, sign_out
 
 st.set_page_config(page_title="Finetune Studio", page_icon="assets/logo.svg", layout="wide")
-st.session_state["_routed"] = True  # this session went through the router (pages.common)
 archive.set_upload_limit(st.get_option("server.maxUploadSize"))  # caps what a .gz unpacks to
 
 user = current_user()
 if user is None:
     st.navigation([st.Page(sign_in_page, title="Sign in", icon=":material/lock:")]).run()
     st.stop()
+# Only a signed-in session counts as routed: a deep link that reaches a page before the router
+# (pages.common.require_router) is sent back through this gate.
+st.session_state["_routed"] = True
 st.session_state["user"] = user
 paths.set_single_user(user["name"] == users.LOCAL_USER)  # home is readable only then
+runs.set_workspace(None if user["name"] == users.LOCAL_USER else user["name"])  # per-user runs
 init_state()
 
 pages = {

@@ -138,7 +138,8 @@ def supervise(run_dir: Path) -> int:
     argv = runs.read_status(run_dir)["command"]
     signal.signal(signal.SIGTERM, _cancel)
     signal.signal(signal.SIGINT, _cancel)
-    with open(run_dir.parent / ".device.lock", "w") as lock:
+    runs.device_lock(run_dir).parent.mkdir(parents=True, exist_ok=True)
+    with open(runs.device_lock(run_dir), "w") as lock:
         try:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

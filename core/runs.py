@@ -10,15 +10,19 @@
         checkpoints/    Trainer checkpoints (resume from here)
 
 The data root is `$STUDIO_DATA`, or `studio-data/` in the working directory (ignored by git).
+On a server with sign-in each user's runs live apart, in `<data root>/users/<user>/runs/`: the
+router names the session's user (set_workspace) before any page runs, and runs_root() follows it.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -43,10 +47,44 @@ def data_root() -> Path:
     return root
 
 
+# The user whose workspace this thread serves: Streamlit runs each session's script in its own
+# thread, and app.py sets it at the top of every run (None: the single local user).
+_workspace = threading.local()
+
+
+def set_workspace(user: str | None) -> None:
+    """Serve `user`'s runs from this thread on (None: the shared runs folder of a local install)."""
+    _workspace.user = user
+
+
+def workspace_user() -> str | None:
+    return getattr(_workspace, "user", None)
+
+
+def user_folder(user: str) -> str:
+    """A folder name for a user name or e-mail: readable, and distinct for distinct names."""
+    readable = re.sub(r"[^a-z0-9._-]+", "_", user.lower()).strip("._")[:40] or "user"
+    return f"{readable}-{hashlib.sha256(user.encode()).hexdigest()[:8]}"
+
+
 def runs_root() -> Path:
-    path = data_root() / "runs"
+    """The runs folder of this thread's user (see set_workspace)."""
+    user = workspace_user()
+    path = data_root() / "users" / user_folder(user) / "runs" if user else data_root() / "runs"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def all_runs_roots() -> list[Path]:
+    """Every user's runs folder, and the shared one (for an admin)."""
+    return [data_root() / "runs"] + sorted((data_root() / "users").glob("*/runs"))
+
+
+def device_lock(run_dir: Path) -> Path:
+    """The lock that lets one job at a time use the device: shared by every user's runs."""
+    parent = Path(run_dir).resolve().parent
+    users = data_root() / "users"
+    return (data_root() / "runs" if users in parent.parents else parent) / ".device.lock"
 
 
 def create_run(config: RunConfig, root: Path | None = None) -> Path:

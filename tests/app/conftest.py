@@ -18,6 +18,21 @@ def allow_test_folders(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def routed(monkeypatch):
+    """As on a running server after its first page view, app.py (the sign-in gate, the user's
+    workspace) runs before every page; AppTest otherwise runs a switched-to page file alone."""
+    from streamlit.runtime import pages_manager
+    from streamlit.testing.v1 import app_test
+
+    class Routed(pages_manager.PagesManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(app_test, "PagesManager", Routed)
+
+
+@pytest.fixture
 def app(data_root) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     at.run()

@@ -53,7 +53,7 @@ def test_signed_out_the_only_registered_page_is_the_sign_in(data_root, users_fil
             at.switch_page(page)
 
 
-def test_password_sign_in_rate_limit_and_sign_out(data_root, users_file, address):
+def test_password_sign_in_rate_limit_and_sign_out(data_root, users_file, address, routed):
     address("0.0.0.0")
     users.add_user("ana", "a long password", path=users_file)
     at = fresh()
@@ -72,4 +72,7 @@ def test_password_sign_in_rate_limit_and_sign_out(data_root, users_file, address
     assert "Signed in as **ana**" in texts(at.caption)
     assert at.session_state["user"]["name"] == "ana"
     button(at, "Sign out").click().run()
-    assert "_user" not in at.session_state  # the browser test sees the sign-in again
+    assert "_user" not in at.session_state
+    at.run()
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+    assert not at.metric and not at.radio
