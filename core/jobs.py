@@ -193,7 +193,7 @@ def failure_reason(run_dir: Path, code: int | None = None) -> str:
     exit_text = f" (exit code {code})" if code is not None else ""
     if disk_full(run_dir):
         return (
-            f"The training process ended{exit_text} because the disk holding {run_dir.parent} is "
+            f"The training process ended{exit_text} because the disk where runs are saved is "
             "full. Free some space (old runs' checkpoints/ folders are the largest), then resume "
             "from the latest checkpoint on the Jobs page."
         )

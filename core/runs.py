@@ -16,6 +16,7 @@ router names the session's user (set_workspace) before any page runs, and runs_r
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -121,8 +122,29 @@ def write_status(run_dir: Path, **changes) -> dict:
         fcntl.flock(lock, fcntl.LOCK_EX)
         status = read_status(run_dir)
         status.update(changes, updated=time.time())
-        write_json_atomic(run_dir / STATUS_FILE, status)
+        try:
+            write_json_atomic(run_dir / STATUS_FILE, status)
+        except OSError as err:
+            if err.errno != errno.ENOSPC or not _rewrite_in_place(run_dir / STATUS_FILE, status):
+                raise
     return status
+
+
+def _rewrite_in_place(path: Path, data) -> bool:
+    """On a full disk, overwrite the file's own blocks (a new file needs new ones), so the final
+    state still reaches status.json. One write of under a page; False when it would not fit."""
+    text = json.dumps(data).encode()
+    try:
+        with open(path, "r+b") as out:
+            allocated = os.fstat(out.fileno()).st_blocks * 512
+            if len(text) > max(allocated, len(out.read())):
+                return False
+            out.seek(0)
+            out.write(text)
+            out.truncate()
+        return True
+    except OSError:
+        return False
 
 
 def write_json_atomic(path: Path, data) -> None:

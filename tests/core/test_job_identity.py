@@ -73,12 +73,33 @@ def test_reading_status_on_a_full_disk_returns_the_verdict_without_raising(tmp_p
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(runs, "write_json_atomic", full)
+    monkeypatch.setattr(runs, "_rewrite_in_place", lambda path, data: False)
     monkeypatch.setattr(jobs.shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1000))
     status = jobs.refresh_status(run_dir)
     assert status["state"] == "failed"
     assert "disk" in status["message"] and "full" in status["message"]
     assert "resume" in status["message"]
     assert runs.read_status(run_dir)["state"] == "running"  # nothing could be written
+
+
+def test_on_a_full_disk_the_final_state_overwrites_status_json_in_place(tmp_path, monkeypatch):
+    """A new temporary file needs free blocks; status.json's own block does not."""
+    runs.write_status(tmp_path, state="running", step=3, message="Training" * 20)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runs, "write_json_atomic", full)
+    runs.write_status(tmp_path, state="failed", message="The disk is full.")
+    assert runs.read_status(tmp_path) == {
+        **runs.read_status(tmp_path),
+        "state": "failed",
+        "step": 3,
+        "message": "The disk is full.",
+    }
+    with pytest.raises(OSError):
+        runs.write_status(tmp_path, message="x" * 20_000)  # more than the file's blocks hold
+    assert runs.read_status(tmp_path)["message"] == "The disk is full."
 
 
 def test_a_failed_status_write_leaves_no_temporary_file_and_the_old_status(tmp_path, monkeypatch):
@@ -90,7 +111,7 @@ def test_a_failed_status_write_leaves_no_temporary_file_and_the_old_status(tmp_p
 
     monkeypatch.setattr(runs.json, "dump", full)
     with pytest.raises(OSError):
-        runs.write_status(tmp_path, step=4)
+        runs.write_json_atomic(tmp_path / runs.STATUS_FILE, {"state": "running", "step": 4})
     monkeypatch.undo()
     assert runs.read_status(tmp_path)["step"] == 3
     assert not list(tmp_path.glob("*.tmp"))
