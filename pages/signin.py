@@ -57,6 +57,14 @@ def sign_in_page() -> None:
     if note:
         st.info(note)
     if users.signin_mode(st.get_option("server.address"), _has_oidc()) == "oidc":
+        try:
+            import authlib  # noqa: F401 - st.login needs it
+        except ImportError:
+            st.error(
+                "Sign-in with your organisation's account needs the Authlib package on the "
+                "server: `pip install 'Authlib>=1.3.2'`, then restart the app."
+            )
+            return
         st.button("Sign in", type="primary", on_click=st.login)
         return
     with st.form("signin"):
