@@ -354,6 +354,8 @@ class RunConfig:
         parts = {}
         for key, section_cls in SECTIONS.items():
             values = raw.get(key) or {}
+            if not isinstance(values, dict):  # found by tests/core/test_fuzz.py
+                raise ConfigError(f"section '{key}' should hold settings (key: value), got {values!r}")
             known = {f.name for f in fields(section_cls)}
             bad = set(values) - known
             if bad:
