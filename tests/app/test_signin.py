@@ -3,6 +3,8 @@ sign-in; the password form signs in, rate-limits failures and signs out."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
@@ -76,3 +78,18 @@ def test_password_sign_in_rate_limit_and_sign_out(data_root, users_file, address
     at.run()
     assert [t.label for t in at.text_input] == ["User name", "Password"]
     assert not at.metric and not at.radio
+
+
+def test_an_expired_session_is_asked_to_sign_in_again(data_root, users_file, address, routed):
+    address("0.0.0.0")
+    users.add_user("ana", "a long password", path=users_file)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["_user"] = {
+        "name": "ana",
+        "role": "user",
+        "since": time.time() - users.SESSION_SECONDS - 1,
+    }
+    at.run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+    assert "session expired" in texts(at.info)
