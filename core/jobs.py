@@ -80,8 +80,6 @@ def start_job(
     runs.write_status(
         run_dir, state="queued", message="Waiting for the device", command=argv, queued=time.time()
     )
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     with open(run_dir / runs.LOG_FILE, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "core.jobs", str(run_dir)],
@@ -89,7 +87,7 @@ def start_job(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=env,
+            env=_job_env(),
             start_new_session=True,
         )
     _children[process.pid] = process
@@ -101,6 +99,12 @@ def start_job(
         supervisor_created=process_created(process.pid),
     )
     return run_dir
+
+
+def _job_env() -> dict:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    return env
 
 
 def process_created(pid: int) -> float | None:
