@@ -1,13 +1,29 @@
-"""Package a finished run for download: adapter files, the run's config and a model card."""
+"""Package a finished run for download: adapter files, the run's config and a model card.
+
+What leaves the server holds no raw data unless the user opts in (eval.json's misclassified
+validation texts and sample generations are dropped by default), and no absolute server paths:
+the base model is named by its public id or folder name, the data by its file name, and any other
+server path in a text file (peft's adapter_config.json and README.md record the base model's
+folder) is replaced by a placeholder.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 from core import runs
+from core.models import EMBEDDED_MODEL, resolve_model_path
+
+# The embedded model's public id, so a downloaded adapter loads against the Hub's copy.
+EMBEDDED_PUBLIC_ID = "sentence-transformers/all-MiniLM-L6-v2"
+RAW_EVAL_KEYS = ("mistakes", "samples")  # validation texts and generations from them
+TEXT_SUFFIXES = {".json", ".md", ".txt", ".yaml", ".yml", ".jinja", ".model"}
 
 
 def model_card(run_dir: Path) -> str:
@@ -26,8 +42,8 @@ def model_card(run_dir: Path) -> str:
         "",
         "Trained with Finetune Studio.",
         "",
-        f"- Base model: `{config.model.name_or_path}` ({config.model.task})",
-        f"- Data: `{Path(config.data.path).name}`, fingerprint `{config.data.fingerprint or 'n/a'}`, "
+        f"- Base model: `{public_model_name(config.model.name_or_path)}` ({config.model.task})",
+        f"- Data: `{Path(config.data.path).name or 'n/a'}`, fingerprint `{config.data.fingerprint or 'n/a'}`, "
         f"text column `{config.data.text_column}`"
         + (f", label column `{config.data.label_column}`" if extra else ""),
         f"- LoRA: rank {config.lora.r}, alpha {config.lora.alpha}, dropout {config.lora.dropout}",
@@ -63,8 +79,58 @@ def model_card(run_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def adapter_zip(run_dir: Path) -> bytes:
+def public_model_name(name_or_path: str) -> str:
+    """The base model as someone off this server can name it: a Hub id, or a folder's name."""
+    if name_or_path == EMBEDDED_MODEL:
+        return EMBEDDED_PUBLIC_ID
+    if name_or_path.startswith(("/", ".", "~")) or Path(name_or_path).expanduser().exists():
+        return Path(name_or_path).name
+    return name_or_path
+
+
+def path_replacements(run_dir: Path, config) -> list[tuple[str, str]]:
+    """(server path, what to write instead), longest first, so nested paths go before parents."""
+    model = config.model.name_or_path
+    pairs = {
+        str(Path(resolve_model_path(model)).resolve()): public_model_name(model),
+        resolve_model_path(model): public_model_name(model),
+        str(Path(run_dir).resolve()): ".",
+        str(runs.data_root()): "<data>",
+        str(Path(__file__).resolve().parent.parent): "<app>",
+        sys.prefix: "<python>",
+        str(Path.home()): "~",
+    }
+    if config.data.path:
+        pairs[config.data.path] = Path(config.data.path).name
+        pairs[str(Path(config.data.path).resolve())] = Path(config.data.path).name
+    pairs = {k: v for k, v in pairs.items() if k and os.path.isabs(k) and k != "/"}
+    return sorted(pairs.items(), key=lambda item: len(item[0]), reverse=True)
+
+
+def scrub(text: str, replacements: list[tuple[str, str]]) -> str:
+    """`text` with every server path in `replacements` replaced."""
+    for server_path, public in replacements:
+        text = text.replace(server_path, public)
+    return text
+
+
+def public_config(run_dir: Path) -> str:
+    """config.yaml as it leaves the server: the data by file name, the model by public name."""
+    config = runs.read_config(run_dir)
+    config = config.replace(
+        data={"path": Path(config.data.path).name if config.data.path else ""},
+        model={"name_or_path": public_model_name(config.model.name_or_path)},
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        return config.save(Path(folder) / runs.CONFIG_FILE).read_text()
+
+
+def adapter_zip(run_dir: Path, include_examples: bool = False) -> bytes:
     """A zip holding adapter/ (weights, tokenizer, label map), config.yaml, eval.json and README.md.
+
+    Args:
+        run_dir: the finished run.
+        include_examples: keep eval.json's validation texts (mistakes) and sample generations.
 
     Raises:
         FileNotFoundError: the run saved no adapter.
@@ -72,15 +138,24 @@ def adapter_zip(run_dir: Path) -> bytes:
     run_dir = Path(run_dir)
     adapter_dir = run_dir / runs.ADAPTER_DIR
     if not adapter_dir.is_dir():
-        raise FileNotFoundError(f"No adapter in {run_dir}: the run has not finished.")
+        raise FileNotFoundError(f"No adapter in run {run_dir.name}: the run has not finished.")
+    replacements = path_replacements(run_dir, runs.read_config(run_dir))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(adapter_dir.rglob("*")):
-            if path.is_file() and path.name != "training_args.bin":  # a pickle: never shipped
-                archive.write(path, f"adapter/{path.relative_to(adapter_dir)}")
-        archive.write(run_dir / runs.CONFIG_FILE, "config.yaml")
+            if not path.is_file() or path.name == "training_args.bin":  # a pickle: never shipped
+                continue
+            name = f"adapter/{path.relative_to(adapter_dir)}"
+            if path.suffix in TEXT_SUFFIXES:
+                text = path.read_text(encoding="utf-8", errors="surrogateescape")
+                archive.writestr(name, scrub(text, replacements).encode("utf-8", "surrogateescape"))
+            else:
+                archive.write(path, name)
+        archive.writestr("config.yaml", scrub(public_config(run_dir), replacements))
         evaluation = runs.read_eval(run_dir)
+        if evaluation and not include_examples:
+            evaluation = {k: v for k, v in evaluation.items() if k not in RAW_EVAL_KEYS}
         if evaluation:
-            archive.writestr("eval.json", json.dumps(evaluation, indent=1))
-        archive.writestr("README.md", model_card(run_dir))
+            archive.writestr("eval.json", scrub(json.dumps(evaluation, indent=1), replacements))
+        archive.writestr("README.md", scrub(model_card(run_dir), replacements))
     return buffer.getvalue()

@@ -6,17 +6,26 @@ released by the OS even if a job dies), then runs `python -m core.train --config
 distributed launcher around it) and waits for it. Stop signals the whole group, so it reaches every
 rank; a job still waiting is cancelled. The UI never holds a process: reloading the page finds the
 job again from the run directory's status.json.
+
+Each process is recorded by identity (pid and start time, psutil), and Stop signals a group only
+while a recorded process with that identity still lives: a pid reused after a restart is never
+signalled, and its job is marked "lost" with the reason. The trainer inherits the device lock, so
+the queue waits for it even when its supervisor was killed.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import psutil
 
 from core import runs
 from core.settings import RunConfig
@@ -71,8 +80,6 @@ def start_job(
     runs.write_status(
         run_dir, state="queued", message="Waiting for the device", command=argv, queued=time.time()
     )
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     with open(run_dir / runs.LOG_FILE, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "core.jobs", str(run_dir)],
@@ -80,13 +87,45 @@ def start_job(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=env,
+            env=_job_env(),
             start_new_session=True,
         )
     _children[process.pid] = process
     # supervisor_pid leads the job's process group; the trainer records its own pid as "pid".
-    runs.write_status(run_dir, pid=process.pid, supervisor_pid=process.pid)
+    runs.write_status(
+        run_dir,
+        pid=process.pid,
+        supervisor_pid=process.pid,
+        supervisor_created=process_created(process.pid),
+    )
     return run_dir
+
+
+def _job_env() -> dict:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def process_created(pid: int) -> float | None:
+    """The process's start time (epoch seconds, psutil): with the pid, its identity."""
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return None
+
+
+def same_process(pid: int | None, created: float | None) -> bool:
+    """True while the process `pid` runs and is the one that started at `created`."""
+    if not pid or created is None:
+        return False
+    try:
+        process = psutil.Process(pid)
+        return (
+            abs(process.create_time() - created) < 0.05 and process.status() != psutil.STATUS_ZOMBIE
+        )
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
 
 
 class _Cancelled(Exception):
@@ -103,7 +142,8 @@ def supervise(run_dir: Path) -> int:
     argv = runs.read_status(run_dir)["command"]
     signal.signal(signal.SIGTERM, _cancel)
     signal.signal(signal.SIGINT, _cancel)
-    with open(run_dir.parent / ".device.lock", "w") as lock:
+    runs.device_lock(run_dir).parent.mkdir(parents=True, exist_ok=True)
+    with open(runs.device_lock(run_dir), "w") as lock:
         try:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -122,21 +162,59 @@ def supervise(run_dir: Path) -> int:
             run_dir, state="starting", message="Starting the training process", started=time.time()
         )
         print(f"$ {' '.join(argv)}", flush=True)
-        code = subprocess.call(argv, cwd=PROJECT_ROOT)
+        # The trainer inherits the locked file: the device stays taken until the trainer ends,
+        # even if this supervisor is killed (else the next queued job would start beside it).
+        trainer = subprocess.Popen(argv, cwd=PROJECT_ROOT, pass_fds=(lock.fileno(),))
+        _write_quietly(
+            run_dir, trainer_pid=trainer.pid, trainer_created=process_created(trainer.pid)
+        )
+        code = trainer.wait()
+    return _finish(run_dir, code)
+
+
+def _write_quietly(run_dir: Path, **changes) -> dict | None:
+    """write_status that reports a full or read-only disk in the log instead of raising."""
+    try:
+        return runs.write_status(run_dir, **changes)
+    except OSError as err:
+        print(f"could not update {runs.STATUS_FILE}: {err}", flush=True)
+        return None
+
+
+def _finish(run_dir: Path, code: int) -> int:
+    """Record how the trainer ended, where it did not say so itself."""
     final = runs.read_status(run_dir)
     if final.get("state") == "stopping" and code in (-signal.SIGTERM, 128 + signal.SIGTERM):
-        runs.write_status(run_dir, state="stopped", message="Stopped before training began.")
+        _write_quietly(run_dir, state="stopped", message="Stopped before training began.")
         return code
-    if runs.read_status(run_dir).get("state") in runs.ACTIVE_STATES:
-        runs.write_status(
-            run_dir,
-            state="failed",
-            message=(
-                f"The training process ended without finishing (exit code {code}: killed, or out of "
-                "memory). The log below shows its last lines."
-            ),
-        )
+    if final.get("state") in runs.ACTIVE_STATES:
+        _write_quietly(run_dir, state="failed", message=failure_reason(run_dir, code))
     return code
+
+
+def failure_reason(run_dir: Path, code: int | None = None) -> str:
+    """Why a trainer ended without saying so: a full disk when it is full, else a kill or OOM."""
+    exit_text = f" (exit code {code})" if code is not None else ""
+    if disk_full(run_dir):
+        return (
+            f"The training process ended{exit_text} because the disk where runs are saved is "
+            "full. Free some space (old runs' checkpoints/ folders are the largest), then resume "
+            "from the latest checkpoint on the Jobs page."
+        )
+    return (
+        f"The training process ended without finishing{exit_text}: killed, or out of memory. "
+        "The log below shows its last lines."
+    )
+
+
+def disk_full(run_dir: Path, min_free: int = 64 * 2**20) -> bool:
+    """True when the run's disk has under `min_free` bytes left, or the log says it ran out."""
+    try:
+        if shutil.disk_usage(run_dir).free < min_free:
+            return True
+    except OSError:
+        return False
+    return "No space left on device" in runs.tail_log(run_dir, 40)
 
 
 def job_pid(status: dict) -> int | None:
@@ -152,56 +230,100 @@ def is_alive(pid: int | None) -> bool:
     if child is not None:
         return child.poll() is None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    try:  # a zombie is not running
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+
+
+def live_process(status: dict) -> int | None:
+    """The pid of a live process of this job whose identity matches the record, else None.
+
+    The supervisor first, then the trainer (it goes on when its supervisor was killed). Runs
+    recorded before identities were kept fall back to the pid alone.
+    """
+    for role in ("supervisor", "trainer"):
+        pid, created = status.get(f"{role}_pid"), status.get(f"{role}_created")
+        if created is None and pid and role == "supervisor":
+            child = _children.get(pid)
+            if child is not None and child.poll() is None:
+                return pid
+        elif same_process(pid, created):
+            return pid
+    if "supervisor_created" not in status and is_alive(job_pid(status)):
+        return job_pid(status)
+    return None
+
+
+def lost_reason(status: dict) -> str | None:
+    """Why a job is lost: a recorded pid now belongs to another process (None when not so)."""
+    for role in ("supervisor", "trainer"):
+        pid, created = status.get(f"{role}_pid"), status.get(f"{role}_created")
+        if pid and created is not None and is_alive(pid) and not same_process(pid, created):
+            return (
+                f"Lost: the job's {role} (pid {pid}) is gone and that pid now belongs to another "
+                "process (the machine or the app restarted?), so it is not signalled. The log "
+                "below shows how far training got."
+            )
+    return None
 
 
 def refresh_status(run_dir: Path) -> dict:
-    """The run's status; a run whose process died without saying so is marked failed."""
+    """The run's status; a run whose processes died without saying so is marked failed or lost.
+
+    Reading never fails on a full disk: the verdict is returned even when it cannot be saved.
+    """
     status = runs.read_status(run_dir)
     for child in list(_children.values()):
         child.poll()  # reap finished supervisors, so none lingers as a zombie
-    pid = job_pid(status)
-    just_queued = pid is None and time.time() - status.get("updated", 0) < 30
-    if status.get("state") in runs.ACTIVE_STATES and not just_queued and not is_alive(pid):
-        time.sleep(0.2)  # the process may have written its final status just now
-        status = runs.read_status(run_dir)
-        if status.get("state") in runs.ACTIVE_STATES:
-            status = runs.write_status(
-                run_dir,
-                state="failed",
-                message="The training process ended without finishing (killed, or out of memory). "
-                "The log below shows its last lines.",
-            )
-    return status
+    just_queued = job_pid(status) is None and time.time() - status.get("updated", 0) < 30
+    if status.get("state") not in runs.ACTIVE_STATES or just_queued or live_process(status):
+        return status
+    time.sleep(0.2)  # the process may have written its final status just now
+    status = runs.read_status(run_dir)
+    if status.get("state") not in runs.ACTIVE_STATES:
+        return status
+    reason = lost_reason(status)
+    verdict = {
+        "state": "lost" if reason else "failed",
+        "message": reason or failure_reason(run_dir),
+    }
+    try:
+        return runs.write_status(run_dir, **verdict)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            verdict["message"] += f" (could not be saved: {err.strerror})"
+        return {**status, **verdict}
 
 
 def stop_job(run_dir: Path) -> bool:
     """Ask the job to stop: it saves the adapter as of the current step, then exits.
 
+    Only a process whose pid and start time match the record is signalled (its whole group).
+
     Returns:
-        False when no live process belongs to the run.
+        False when no live process belongs to the run (the job is then marked failed or lost).
     """
     status = runs.read_status(run_dir)
-    pid = job_pid(status)
-    if status.get("state") not in runs.ACTIVE_STATES or not is_alive(pid):
+    pid = live_process(status) if status.get("state") in runs.ACTIVE_STATES else None
+    if pid is None:
+        refresh_status(run_dir)
+        return False
+    group = status.get("supervisor_pid") or pid
+    try:
+        if os.getpgid(pid) != group and status.get("supervisor_created") is not None:
+            return False  # not in the job's group any more: never signal a stranger's group
+    except ProcessLookupError:
         return False
     waiting = status.get("state") == "queued"
-    runs.write_status(
+    _write_quietly(
         run_dir,
         state="stopping",
         message="Cancelling" if waiting else "Stopping: saving the adapter as of this step",
     )
     try:
-        os.killpg(os.getpgid(pid), signal.SIGTERM)
+        os.killpg(group, signal.SIGTERM)
     except ProcessLookupError:
         return False
     return True

@@ -10,15 +10,20 @@
         checkpoints/    Trainer checkpoints (resume from here)
 
 The data root is `$STUDIO_DATA`, or `studio-data/` in the working directory (ignored by git).
+On a server with sign-in each user's runs live apart, in `<data root>/users/<user>/runs/`: the
+router names the session's user (set_workspace) before any page runs, and runs_root() follows it.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -33,7 +38,8 @@ ADAPTER_DIR = "adapter"
 CHECKPOINT_DIR = "checkpoints"
 
 ACTIVE_STATES = ("queued", "starting", "running", "stopping")
-FINAL_STATES = ("completed", "stopped", "failed")
+# "lost": a recorded process's pid now belongs to another program, so the job cannot be reached.
+FINAL_STATES = ("completed", "stopped", "failed", "lost")
 
 
 def data_root() -> Path:
@@ -42,10 +48,44 @@ def data_root() -> Path:
     return root
 
 
+# The user whose workspace this thread serves: Streamlit runs each session's script in its own
+# thread, and app.py sets it at the top of every run (None: the single local user).
+_workspace = threading.local()
+
+
+def set_workspace(user: str | None) -> None:
+    """Serve `user`'s runs from this thread on (None: the shared runs folder of a local install)."""
+    _workspace.user = user
+
+
+def workspace_user() -> str | None:
+    return getattr(_workspace, "user", None)
+
+
+def user_folder(user: str) -> str:
+    """A folder name for a user name or e-mail: readable, and distinct for distinct names."""
+    readable = re.sub(r"[^a-z0-9._-]+", "_", user.lower()).strip("._")[:40] or "user"
+    return f"{readable}-{hashlib.sha256(user.encode()).hexdigest()[:8]}"
+
+
 def runs_root() -> Path:
-    path = data_root() / "runs"
+    """The runs folder of this thread's user (see set_workspace)."""
+    user = workspace_user()
+    path = data_root() / "users" / user_folder(user) / "runs" if user else data_root() / "runs"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def all_runs_roots() -> list[Path]:
+    """Every user's runs folder, and the shared one (for an admin)."""
+    return [data_root() / "runs"] + sorted((data_root() / "users").glob("*/runs"))
+
+
+def device_lock(run_dir: Path) -> Path:
+    """The lock that lets one job at a time use the device: shared by every user's runs."""
+    parent = Path(run_dir).resolve().parent
+    users = data_root() / "users"
+    return (data_root() / "runs" if users in parent.parents else parent) / ".device.lock"
 
 
 def create_run(config: RunConfig, root: Path | None = None) -> Path:
@@ -82,16 +122,44 @@ def write_status(run_dir: Path, **changes) -> dict:
         fcntl.flock(lock, fcntl.LOCK_EX)
         status = read_status(run_dir)
         status.update(changes, updated=time.time())
-        write_json_atomic(run_dir / STATUS_FILE, status)
+        try:
+            write_json_atomic(run_dir / STATUS_FILE, status)
+        except OSError as err:
+            if err.errno != errno.ENOSPC or not _rewrite_in_place(run_dir / STATUS_FILE, status):
+                raise
     return status
 
 
+def _rewrite_in_place(path: Path, data) -> bool:
+    """On a full disk, overwrite the file's own blocks (a new file needs new ones), so the final
+    state still reaches status.json. One write of under a page; False when it would not fit."""
+    text = json.dumps(data).encode()
+    try:
+        with open(path, "r+b") as out:
+            allocated = os.fstat(out.fileno()).st_blocks * 512
+            if len(text) > max(allocated, len(out.read())):
+                return False
+            out.seek(0)
+            out.write(text)
+            out.truncate()
+        return True
+    except OSError:
+        return False
+
+
 def write_json_atomic(path: Path, data) -> None:
-    """Write JSON to a unique temporary file beside `path`, then rename it over `path`."""
+    """Write JSON to a unique temporary file beside `path`, then rename it over `path`.
+
+    On failure (a full disk) the temporary file is removed and `path` keeps its old content.
+    """
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(data, out)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(data, out)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_status(run_dir: Path) -> dict:

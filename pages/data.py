@@ -7,6 +7,7 @@ import streamlit as st
 from core.data.detect import check_labels, check_text, suggest_columns, suggest_mapping
 from core.data.lineage import read_version
 from core.data.load import SUPPORTED, DataError, source_path, store_upload
+from core.paths import confine_source
 from core.runs import data_root
 from pages.common import get_config, next_button, require_router, set_config, stepper
 from pages.data_quality import drift_section, quality_section, read_table
@@ -46,7 +47,7 @@ with upload_col.expander("Bigger than the upload limit? A path on this computer 
     if st.button("Use this data", disabled=not source.strip()):
         try:
             with st.spinner("Reading…"):
-                found = source_path(source, data_root())
+                found = source_path(confine_source(source), data_root())
         except DataError as err:
             st.error(str(err), icon=":material/error:")
         else:

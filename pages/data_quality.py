@@ -25,7 +25,7 @@ def read_table(path: str):
 def check_quality(path: str, text: str, label: str, max_length: int):
     """The quality report, with a progress bar the first time (1 M rows take ~20 s); kept for
     this session until the data or its mapping changes."""
-    from core.data.quality import quality_report
+    from core.worker import quality_report_for  # a big file: in a worker process (safety)
 
     key = (path, text, label, max_length)
     kept = st.session_state.get("quality-report")
@@ -33,8 +33,8 @@ def check_quality(path: str, text: str, label: str, max_length: int):
         return kept[1]
     bar = st.progress(0.0, text="Checking the data…")
     mapping = {"task": "classification", "text": text, "label": label}
-    report = quality_report(
-        read_table(path),
+    report = quality_report_for(
+        path,
         mapping,
         max_length=max_length,
         progress=lambda done, what: bar.progress(min(1.0, done), text=f"Checking: {what}…"),

@@ -18,6 +18,7 @@ from core.launch.batch import data_parallel_size, global_batch_size
 from core.launch.local import effective_strategy
 from core.launch.validate import ERROR, validate_parallel
 from core.models import resolve_model_path
+from core.paths import confine_config
 from core.settings import ConfigError, RunConfig, describe
 from pages.common import get_config, require_router, set_config, setting_input
 from pages.common import hardware as common_hardware
@@ -274,7 +275,7 @@ def _save_and_open(config: RunConfig) -> None:
         st.success(f"Opened {upload.name}.", icon=":material/check_circle:")
         return
     try:
-        opened = RunConfig.from_yaml(data, upload.name)
+        opened = confine_config(RunConfig.from_yaml(data, upload.name))
     except ConfigError as err:
         lines = "\n".join(f"- {problem}" for problem in err.problems)
         st.error(

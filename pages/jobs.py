@@ -1,4 +1,4 @@
-"""Jobs: every run on this machine, running or finished; open one, stop one."""
+"""Jobs: your runs, running or finished; open one, stop one. An admin sees every user's runs."""
 
 from pathlib import Path
 
@@ -10,18 +10,29 @@ from pages.common import require_router
 require_router()
 
 st.header("Jobs")
-all_runs = runs.list_runs()
+is_admin = st.session_state.get("user", {}).get("role") == "admin"
+roots = runs.all_runs_roots() if is_admin else [runs.runs_root()]
+all_runs = sorted((p for root in roots for p in runs.list_runs(root)), key=lambda p: p.name)[::-1]
 if not all_runs:
     st.info("No runs yet. Start one on the Train page.")
     st.stop()
 
-rows = []
+
+def owner(run_dir: Path) -> str:
+    """The folder of the user who started the run ("" for the shared folder)."""
+    parent = run_dir.parent.parent
+    return parent.name if parent.parent.name == "users" else ""
+
+
+rows, by_name = [], {}
 for run_dir in all_runs:
     status = jobs.refresh_status(run_dir)
     evaluation = runs.read_eval(run_dir)
+    label = f"{owner(run_dir)}/{run_dir.name}" if is_admin and owner(run_dir) else run_dir.name
+    by_name[label] = run_dir
     rows.append(
         {
-            "run": run_dir.name,
+            "run": label,
             "state": status.get("state", "?"),
             "step": f"{status.get('step', 0)}/{status.get('total_steps', 0)}",
             "accuracy": round(evaluation["accuracy"], 3) if evaluation else None,
@@ -31,7 +42,7 @@ for run_dir in all_runs:
 st.dataframe(rows, width="stretch", hide_index=True)
 
 chosen = st.selectbox("Run", [r["run"] for r in rows])
-path = runs.runs_root() / chosen
+path = by_name[chosen]
 state = jobs.refresh_status(path).get("state")
 checkpoints = sorted((path / runs.CHECKPOINT_DIR).glob("checkpoint-*"))
 cols = st.columns(3)

@@ -93,7 +93,7 @@ def render_live(run_dir: str) -> None:
         st.caption(f"Precision: {precision_text(status)}")
     if state in runs.ACTIVE_STATES and st.button("Stop", icon=":material/stop:"):
         jobs.stop_job(path)
-    if state == "failed":
+    if state in ("failed", "lost"):
         st.error(status.get("message", "Training failed."), icon=":material/error:")
         st.code(runs.tail_log(path, 25) or "(the log is empty)", language="text")
     elif state in ("completed", "stopped"):

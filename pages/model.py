@@ -15,6 +15,7 @@ from core.catalog import (
 from core.estimate import EstimateOptions, compare_strategies, estimate
 from core.hardware import GPU_SPECS, calibrate_cpu, plan_from_hardware, plan_gpus
 from core.models import ModelError, check_model_source
+from core.paths import confine_source
 from core.plots.estimate import memory_breakdown_chart, strategy_comparison_chart
 from core.recommend import fits_hardware, recommend_models
 from core.settings import EMBEDDED_MODEL, TASKS
@@ -208,7 +209,7 @@ found, can_estimate = None, False
 if choice:
     try:
         with st.spinner("Checking the model…"):
-            found = check_model_source(choice)
+            found = check_model_source(confine_source(choice))
     except ModelError as err:
         if source == sources[3]:
             st.warning(f"You can plan with this model; to train it the app needs its files: {err}")

@@ -125,7 +125,13 @@ else:
 st.subheader("Download")
 st.download_button(
     "Download the adapter (.zip)",
-    data=adapter_zip(path),
+    data=adapter_zip(
+        path,
+        include_examples=st.checkbox(
+            "Include validation examples in the zip",
+            help="Off: the zip holds no text from your data (only its file name and fingerprint).",
+        ),
+    ),
     file_name=f"{path.name}-adapter.zip",
     mime="application/zip",
     type="primary",

@@ -17,6 +17,7 @@ from pathlib import PurePath
 
 import pandas as pd
 
+from core.data.archive import read_capped
 from core.data.delimited import bad_lines_record, parse_delimited, sniff_delimiter
 from core.data.errors import DataError
 from core.data.lines import parse_labelled_lines
@@ -53,7 +54,7 @@ def unwrap(data: bytes, name: str) -> tuple[bytes, str]:
     if suffix == ".gz":
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
-                inner = handle.read(MAX_UNPACKED_BYTES + 1)
+                inner = read_capped(handle, name)  # core/data/archive.py (safety)
         except (OSError, EOFError) as err:
             raise DataError(
                 f"{name} is not a readable .gz file ({err}). Compress it again."
@@ -75,7 +76,7 @@ def unwrap(data: bytes, name: str) -> tuple[bytes, str]:
             raise DataError(
                 f"{member.filename} in {name} unpacks to over 4 GB; load it from a path."
             )
-        return unwrap(archive.read(member), member.filename)
+        return unwrap(read_capped(archive.open(member), member.filename), member.filename)
     return data, name
 
 

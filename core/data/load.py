@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.data.formats import TABLE_SUFFIXES, WRAPPERS, DataError, parse_bytes, unwrap
+from core.data.limits import check_limits
 from core.models import HUB_ID
 
 __all__ = [
@@ -70,6 +71,7 @@ def _finish(table: pd.DataFrame, name: str, notes: list[str]) -> pd.DataFrame:
     if table.empty or len(table.columns) == 0:
         raise DataError(f"{name} holds no rows. Choose a file with at least a header and rows.")
     table.columns = [str(c) for c in table.columns]
+    check_limits(table, name)  # row, column and cell caps (core/data/limits.py, safety)
     table.attrs["notes"] = list(notes)
     return table
 

@@ -10,6 +10,28 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def allow_test_folders(tmp_path_factory, monkeypatch):
+    """Tests name files in pytest's temporary folders: allow them as an operator would
+    (core/paths.py confines typed paths to the allowed roots)."""
+    monkeypatch.setenv("STUDIO_ALLOWED_ROOTS", str(tmp_path_factory.getbasetemp()))
+
+
+@pytest.fixture
+def routed(monkeypatch):
+    """As on a running server after its first page view, app.py (the sign-in gate, the user's
+    workspace) runs before every page; AppTest otherwise runs a switched-to page file alone."""
+    from streamlit.runtime import pages_manager
+    from streamlit.testing.v1 import app_test
+
+    class Routed(pages_manager.PagesManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(app_test, "PagesManager", Routed)
+
+
 @pytest.fixture
 def app(data_root) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)

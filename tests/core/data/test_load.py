@@ -118,10 +118,10 @@ def test_bad_input_gives_a_clear_message(tmp_path, name, data, expected):
     assert name in str(info.value) or "No file" in str(info.value)
 
 
-def test_a_50_mb_single_line_loads_as_one_row(tmp_path):
+def test_a_50_mb_single_line_is_read_then_refused_by_the_cell_cap(tmp_path):
     path = write(tmp_path, "big.txt", "word " * 10_000_000)
-    table = load_table(path)
-    assert len(table) == 1 and len(table["text"].iloc[0]) == 50_000_000
+    with pytest.raises(DataError, match="50,000,000 characters; the app reads at most"):
+        load_table(path)  # core/data/limits.py: a cell this long cannot be trained on
 
 
 def test_a_50_mb_single_line_csv_is_a_header_without_rows(tmp_path):

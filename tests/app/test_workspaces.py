@@ -1,0 +1,86 @@
+"""Per-user workspaces: two signed-in sessions; each sees, reattaches to and stops only its own
+runs; an admin sees every user's runs."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from core import jobs, runs, users
+from core.settings import RunConfig
+from tests.app.conftest import ROOT, texts
+
+
+@pytest.fixture
+def shared_server(data_root, tmp_path, monkeypatch, routed):
+    """A shared address with the built-in sign-in and a running job of ana's."""
+    monkeypatch.setenv("STUDIO_USERS", str(tmp_path / "users.json"))
+    for name in ("ana", "bo", "root"):
+        users.add_user(name, "a long password", admin=name == "root")
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", "0.0.0.0")
+    trainer = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    runs.set_workspace("ana")
+    run_dir = runs.create_run(RunConfig(name="anas-run"))
+    runs.write_status(
+        run_dir,
+        state="running",
+        step=3,
+        total_steps=10,
+        supervisor_pid=trainer.pid,
+        supervisor_created=jobs.process_created(trainer.pid),
+    )
+    runs.set_workspace(None)
+    yield run_dir
+    trainer.kill()
+    trainer.wait()
+    st_config.set_option("server.address", before)
+
+
+def session(name: str, role: str = "user") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["_user"] = {"name": name, "role": role, "since": time.time()}
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["user"] == {
+        "name": name,
+        "role": role,
+        "since": pytest.approx(time.time(), abs=60),
+    }
+    return at
+
+
+def test_another_user_neither_sees_nor_reattaches_to_a_running_job(shared_server):
+    bo = session("bo")
+    bo.switch_page("pages/jobs.py").run()
+    assert "No runs yet" in texts(bo.info) and not bo.selectbox
+    bo.switch_page("pages/train.py").run()
+    assert not bo.exception
+    assert bo.session_state["run_dir"] is None  # no reattaching to ana's job
+    assert "anas-run" not in texts(bo.markdown) + texts(bo.caption)
+    assert jobs.refresh_status(shared_server)["state"] == "running"
+
+
+def test_the_owner_reattaches_and_an_admin_sees_every_users_runs(shared_server):
+    ana = session("ana")
+    ana.switch_page("pages/train.py").run()
+    assert ana.session_state["run_dir"] == str(shared_server)
+    ana.switch_page("pages/jobs.py").run()
+    assert ana.selectbox[0].options == [shared_server.name]
+    admin = session("root", role="admin")
+    admin.switch_page("pages/jobs.py").run()
+    assert admin.selectbox[0].options == [f"{runs.user_folder('ana')}/{shared_server.name}"]
+
+
+def test_one_device_lock_serves_every_users_runs(data_root):
+    runs.set_workspace("ana")
+    try:
+        ana = runs.create_run(RunConfig())
+    finally:
+        runs.set_workspace(None)
+    shared = runs.create_run(RunConfig())
+    assert runs.device_lock(ana) == runs.device_lock(shared)
