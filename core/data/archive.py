@@ -31,7 +31,7 @@ def read_capped(stream: BinaryIO, name: str, limit: int | None = None) -> bytes:
     Raises:
         DataError: the data unpacks to more than the limit (nothing past it is held in memory).
     """
-    from core.data.formats import DataError  # formats imports this module
+    from core.data.errors import DataError
 
     limit = unpack_limit() if limit is None else limit
     parts, total = [], 0

@@ -69,17 +69,25 @@ def read_records(
     """The non-blank records (the first `limit` of them, or all) and their (first, last) physical
     line numbers (1-based)."""
     quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
+    if "\r" in text:  # a bare CR (old Mac line ends, stray bytes) ends a line, as CRLF does
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting)
     records, spans, previous_end = [], [], 0
-    for record in reader:
-        start, previous_end = previous_end + 1, reader.line_num
-        # A blank line is no record; a line of empty cells (",,") is an empty row, kept so the
-        # quality report counts it.
-        if record and (len(record) > 1 or record[0].strip()):
-            records.append(record)
-            spans.append((start, reader.line_num))
-            if limit is not None and len(records) >= limit:
-                break
+    try:
+        for record in reader:
+            start, previous_end = previous_end + 1, reader.line_num
+            # A blank line is no record; a line of empty cells (",,") is an empty row, kept so
+            # the quality report counts it.
+            if record and (len(record) > 1 or record[0].strip()):
+                records.append(record)
+                spans.append((start, reader.line_num))
+                if limit is not None and len(records) >= limit:
+                    break
+    except csv.Error as err:
+        raise DataError(
+            f"Line {reader.line_num + 1} cannot be read as delimited text ({err}). Check the "
+            "file's quoting there, or save it again as CSV from a spreadsheet."
+        ) from err
     return records, spans
 
 
