@@ -195,6 +195,38 @@ def merged_card(run_dir: Path, meta: dict) -> str:
     )
 
 
+def push_to_hub(folder: Path, repo_id: str, token: str | None = None) -> str:
+    """Upload the merged folder to a private Hub repository; returns its address.
+
+    The token comes from the argument (typed once in the page, kept in memory) or HF_TOKEN; it
+    is never written to disk by this function.
+
+    Raises:
+        MergeError: no token, a malformed repository id, or no Hub reachable (said at once).
+    """
+    from core.models import HUB_ID, hub_offline
+
+    token = token or os.environ.get("HF_TOKEN")
+    if not HUB_ID.match(repo_id or ""):
+        raise MergeError(f"{repo_id!r} is not a Hub repository id: use 'your-name/model-name'.")
+    if not token:
+        raise MergeError("No Hugging Face token: set HF_TOKEN, or type a write token.")
+    if hub_offline():
+        raise MergeError(
+            f"This computer cannot reach the Hugging Face Hub (offline): nothing was sent. "
+            f"The merged model stays in {Path(folder).name}/; download it instead."
+        )
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, private=True, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id)
+    except Exception as err:  # noqa: BLE001 - HTTP, auth and network errors: one message
+        raise MergeError(f"The upload to {repo_id} failed: {err}") from err
+    return f"https://huggingface.co/{repo_id}"
+
+
 def folder_size_gb(folder: Path) -> float:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 1e9
 

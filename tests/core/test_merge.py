@@ -179,3 +179,21 @@ def test_a_partial_or_missing_adapter_is_said_with_the_run_state(tmp_path, capsy
     err = capsys.readouterr().err
     assert "No trained adapter" in err and "state is 'running'" in err
     assert not (run_dir / "merged").exists()
+
+
+def test_pushing_offline_or_without_a_token_is_refused_at_once(tmp_path, monkeypatch):
+    import time
+
+    from core.merge import push_to_hub
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(MergeError, match="not a Hub repository id"):
+        push_to_hub(tmp_path, "no-slash", token="t")
+    with pytest.raises(MergeError, match="No Hugging Face token"):
+        push_to_hub(tmp_path, "me/model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_TOKEN", "hf_from_the_environment")
+    started = time.perf_counter()
+    with pytest.raises(MergeError, match="offline.*nothing was sent"):
+        push_to_hub(tmp_path, "me/model")
+    assert time.perf_counter() - started < 2
