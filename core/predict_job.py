@@ -127,6 +127,26 @@ def input_warnings(run_dir: Path, texts: list[str]) -> list[str]:
     return warnings
 
 
+def drift_against_training(job: Path):
+    """core.data.drift's comparison (lengths, vocabulary) of the job's file against the run's
+    training data, on the text columns; None when the training file is no longer readable."""
+    from core.data.drift import compare
+    from core.data.load import load_table
+
+    spec = json.loads((Path(job) / "job.json").read_text())
+    config = runs.read_config(Path(spec["run"]))
+    text_column = read_progress(job).get("text_column") or config.data.text_column
+    try:
+        train = load_table(Path(config.data.path))
+    except (OSError, DataError, ValueError):
+        return None
+    new = load_table(Path(job) / spec["data"]).rename(
+        columns={text_column: config.data.text_column}
+    )
+    mapping = {"task": "text", "text": config.data.text_column}
+    return compare(train, new, mapping, embed=False)
+
+
 def run_job(job: Path) -> int:
     """The job process: predict every row, write the outputs, and record the outcome."""
     from core.merge import MergeError

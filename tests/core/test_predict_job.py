@@ -82,3 +82,19 @@ def test_much_longer_texts_or_unseen_words_are_warned_with_the_drift_check(train
     french = ["le produit était vraiment excellent et le service parfait"] * 20
     (warning,) = input_warnings(trained_on_reviews, french)
     assert "never occur in the training data" in warning
+
+
+def test_the_drift_check_compares_the_file_with_the_training_data(trained_on_reviews, tmp_path):
+    from core.predict_job import drift_against_training
+
+    job = tmp_path / "job"
+    job.mkdir()
+    train = pd.read_csv(trained_on_reviews.parent.parent / "train.csv")
+    pd.DataFrame({"review": [" ".join([t] * 10) for t in train["text"]]}).to_csv(
+        job / "input.csv", index=False
+    )
+    (job / "job.json").write_text(json.dumps({"run": str(trained_on_reviews), "data": "input.csv"}))
+    (job / "progress.json").write_text(json.dumps({"state": "done", "text_column": "review"}))
+    result = drift_against_training(job)
+    assert result.verdict != "no drift"
+    assert [c.name for c in result.checks if c.drifted] == ["length"]
