@@ -61,6 +61,7 @@ def saved_adapter(run_dir: Path) -> dict:
             f"The adapter of run {run_dir.name} is incomplete ({' and '.join(missing)} missing; "
             f"the run's state is '{state}'). It probably stopped while saving: resume or retrain."
         )
+    meta.setdefault("base_model", runs.read_config(run_dir).model.name_or_path)
     return meta
 
 
