@@ -25,9 +25,49 @@ ZIP_LIMIT_GB = 1.0  # larger merged models are offered as a folder on the server
 
 
 def show_use(run_dir: str, task: str) -> None:
+    if task != "classification":
+        show_playground(run_dir)
     show_file_prediction(run_dir, task)
     show_standalone(run_dir)
     show_serving(run_dir, task)
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading your model…")
+def playground_generator(run: str, saved_at: float):
+    """The run's base + adapter; `saved_at` (the adapter's mtime) reloads it after a resume."""
+    from core.evaluate import load_generator
+
+    return load_generator(Path(run))
+
+
+def show_playground(run_dir: str) -> None:
+    """One prompt to the base model and to the tuned one, same decoding settings, side by side."""
+    from core.playground import Decoding, side_by_side
+
+    st.subheader("What fine-tuning changed")
+    prompt = st.text_area("A prompt for both models", key="playground-prompt")
+    cols = st.columns(3)
+    tokens = cols[0].number_input("Longest answer (tokens)", 1, 2048, 64, key="playground-tokens")
+    temperature = cols[1].slider("Temperature (0: always the same answer)", 0.0, 1.5, 0.0, 0.05,
+                                 key="playground-temperature")  # fmt: skip
+    seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="playground-seed")
+    if not st.button("Compare", disabled=not prompt.strip(), key="playground-compare"):
+        return
+    adapter = Path(run_dir) / "adapter"
+    try:
+        generator = playground_generator(run_dir, adapter.stat().st_mtime)
+        with st.spinner("Writing both answers…"):
+            both = side_by_side(
+                generator, prompt, Decoding(int(tokens), temperature, 1.0, int(seed))
+            )
+    except (OSError, ValueError, KeyError) as err:
+        st.error(f"Cannot compare: {err}", icon=":material/error:")
+        return
+    left, right = st.columns(2)
+    left.markdown("**Base model**")
+    left.text(both["base"] or "(no text)")
+    right.markdown("**Your fine-tuned model**")
+    right.text(both["tuned"] or "(no text)")
 
 
 def show_file_prediction(run_dir: str, task: str) -> None:

@@ -66,3 +66,25 @@ def test_a_run_with_a_partial_adapter_says_so_with_its_state(app, data_root, tmp
     (run_dir / runs.ADAPTER_DIR / "adapter_model.safetensors").unlink()
     open_results(app, run_dir)
     assert "incomplete (the weights missing; the run's state is 'completed')" in texts(app.info)
+
+
+def test_the_playground_shows_the_base_and_the_tuned_answer_side_by_side(app, data_root, tmp_path):
+    from core.playground import Decoding, side_by_side
+
+    base = tmp_path / "tiny-causal"
+    run_dir = make_run(tmp_path, str(base), base, "causal_lm", tiny_base(base, "causal_lm"))
+    evaluation = {"task": "causal_lm", "eval_loss": 2.0, "perplexity": 7.4, "n_validation": 5}
+    (run_dir / runs.EVAL_FILE).write_text(json.dumps(evaluation))
+    open_results(app, run_dir)
+    assert button(app, "Compare").disabled
+    app.text_area(key="playground-prompt").input("great product").run()
+    app.number_input(key="playground-tokens").set_value(8).run()
+    button(app, "Compare").click().run()
+    assert not app.exception and not app.error
+    from core.evaluate import load_generator
+
+    expected = side_by_side(load_generator(run_dir), "great product", Decoding(8))
+    shown = [t.value for t in app.text]
+    assert shown[-2:] == [expected["base"] or "(no text)", expected["tuned"] or "(no text)"]
+    assert any("--enable-lora" in c.value for c in app.code)  # the vLLM command for this run
+    assert "not installed on this machine" in texts(app.caption)
