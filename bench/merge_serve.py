@@ -34,9 +34,9 @@ SUBJ = ROOT.parent / "shared" / "datasets" / "subj_test.tsv"
 
 
 def make_run(root: Path) -> Path:
-    from tests.core.test_merge import make_run as build
     from core.models import embedded_model_path
     from core.settings import EMBEDDED_MODEL
+    from tests.core.test_merge import make_run as build
 
     return build(root, EMBEDDED_MODEL, embedded_model_path(), "classification", ["query", "value"])
 
