@@ -118,13 +118,17 @@ def test_merged_tiny_models_load_without_peft_and_answer_as_base_plus_adapter(ta
     base = tmp_path / "base"
     targets = tiny_base(base, task)
     run_dir = make_run(tmp_path, str(base), base, task, targets)
+    secret = "validation row only the user has seen"
+    evaluation = {"mistakes": [{"text": secret}], "samples": [{"prompt": secret}]}
+    (run_dir / runs.EVAL_FILE).write_text(json.dumps(evaluation))
     auto = {"classification": AutoModelForSequenceClassification,
             "seq2seq": AutoModelForSeq2SeqLM}.get(task, AutoModelForCausalLM)  # fmt: skip
     out = assert_merged_answers_as_adapter(run_dir, task, auto)
     card = (out / "README.md").read_text()
     assert "no peft needed" in card and auto.__name__ in card
-    for text_file in out.glob("*.json"):  # no server path leaves in the folder
-        assert str(tmp_path) not in text_file.read_text()
+    for path in out.iterdir():  # no server path and no validation text leave in the folder
+        content = path.read_bytes()
+        assert str(tmp_path).encode() not in content and secret.encode() not in content
     if task == "classification":
         assert json.loads((out / "config.json").read_text())["id2label"] == {
             "0": "negative",
