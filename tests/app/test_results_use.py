@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from core import runs
 from core.predict_job import latest_job, read_progress
 from tests.app.conftest import button, go, texts
@@ -30,6 +32,7 @@ def open_results(app, run_dir):
     return go(app, "pages/results.py")
 
 
+@pytest.mark.slow
 def test_an_uploaded_file_is_predicted_in_the_background_and_offered_for_download(
     app, data_root, tmp_path
 ):

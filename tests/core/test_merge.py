@@ -136,6 +136,7 @@ def test_merged_tiny_models_load_without_peft_and_answer_as_base_plus_adapter(ta
         }
 
 
+@pytest.mark.slow
 def test_merged_embedded_minilm_classifier_matches_base_plus_adapter(tmp_path):
     from transformers import AutoModelForSequenceClassification
 
