@@ -10,6 +10,7 @@ from core.export import adapter_zip
 from core.train.precision import precision_text
 from pages.common import readiness, require_router, stepper
 from pages.results_classification import show_report
+from pages.results_use import show_use
 
 require_router()
 
@@ -138,3 +139,5 @@ st.download_button(
     icon=":material/download:",
 )
 st.caption("Holds the adapter weights, tokenizer, label names, this run's config and a model card.")
+
+show_use(run_dir, evaluation.get("task", "classification"))  # use-model: files, merge, serving
