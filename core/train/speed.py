@@ -1,8 +1,8 @@
 """What makes a step fast, chosen per task and device, and the list of what is on.
 
 Measured on the 2-core CPU (bench/train_throughput.py, BENCHMARKS.md): length-bucketed batches
-(core.train.sampler) are the big win on short, varied texts; dropout sampled by Poisson splitting
-(core.train.dropout) and the output head only at trained tokens (core.train.trainer) do the rest.
+(core.train.sampler) are the big win on short, varied texts; the output head only at trained tokens
+(core.train.trainer) does the rest for causal LMs.
 Padding-free packing concatenates a batch into one row with `position_ids` restarting per example
 (transformers then masks attention across examples); on a GPU with FlashAttention this costs
 nothing extra, but on a CPU the attention over the one long row is computed densely, so packing is
@@ -80,22 +80,6 @@ def use_packing(config: RunConfig) -> bool:
     return torch.cuda.is_available()
 
 
-def fast_dropout(model) -> int:
-    """On a CPU, sample the model's dropout masks with core.train.dropout (same distribution,
-    4-5x less time per layer); torch's own on CUDA, where its dropout kernel is already cheap.
-
-    Returns:
-        The number of dropout layers swapped (0 on CUDA).
-    """
-    import torch
-
-    if torch.cuda.is_available():
-        return 0
-    from core.train.dropout import use_fast_dropout
-
-    return use_fast_dropout(model)
-
-
 def make_collator(config: RunConfig, tokenizer, packing: bool):
     """The batch collator: padding-free flattening, or padding each batch to its longest row."""
     from transformers import (
@@ -117,7 +101,6 @@ def speed_features(
     threads: int,
     cache_hit: bool,
     args,
-    fast_dropout: int = 0,
     sparse_logits: bool = False,
 ) -> list:
     """Plain-words list of the speed features in effect, for status.json and the log."""
@@ -128,8 +111,6 @@ def speed_features(
         features.append("dynamic padding (each batch padded to its longest row)")
     if config.training.group_by_length and not packing:
         features.append("length-grouped batches")
-    if fast_dropout:
-        features.append(f"fast dropout sampling ({fast_dropout} layers)")
     if sparse_logits:
         features.append("output head only at trained tokens")
     features.append("tokenisation cache: " + ("reused" if cache_hit else "built and saved"))

@@ -31,7 +31,6 @@ class PreparedTask:
     packing: bool = False
     cache_hit: bool = False
     compute_metrics: Any = None
-    fast_dropout: int = 0  # dropout layers sampling with core.train.dropout (CPU only)
 
 
 def prepare_task(config: RunConfig, model_path: str) -> PreparedTask:
@@ -42,11 +41,8 @@ def prepare_task(config: RunConfig, model_path: str) -> PreparedTask:
         ConfigError: a setting cannot run here (e.g. QLoRA without a GPU).
     """
     if config.model.task == "classification":
-        prepared = _prepare_classification(config, model_path)
-    else:
-        prepared = _prepare_text(config, model_path)
-    prepared.fast_dropout = speed.fast_dropout(prepared.model)
-    return prepared
+        return _prepare_classification(config, model_path)
+    return _prepare_text(config, model_path)
 
 
 def _prepare_classification(config: RunConfig, model_path: str) -> PreparedTask:
