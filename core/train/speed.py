@@ -4,9 +4,11 @@ Measured on the 2-core CPU (bench/train_throughput.py, BENCHMARKS.md): length-bu
 (core.train.sampler) are the big win on short, varied texts; the output head only at trained tokens
 (core.train.trainer) does the rest for causal LMs.
 Padding-free packing concatenates a batch into one row with `position_ids` restarting per example
-(transformers then masks attention across examples); on a GPU with FlashAttention this costs
-nothing extra, but on a CPU the attention over the one long row is computed densely, so packing is
-only the default on CUDA.
+(transformers then masks attention across examples). That pays only with a variable-length
+attention kernel (FlashAttention-2), which the app does not load: with SDPA (the default) the
+attention over the one long row runs densely under a block mask, slower than padded length-grouped
+batches on a CPU and on a GPU alike, and with more memory (measured: BENCHMARKS.md). So packing is
+on only when asked for.
 """
 
 from __future__ import annotations
@@ -65,19 +67,15 @@ def train_on_prompt(config: RunConfig) -> bool:
 def use_packing(config: RunConfig) -> bool:
     """Whether causal-LM batches are packed padding-free.
 
-    training.packing may be "on"/"off" (or True/False), or "auto"/missing: pack on CUDA only (see the module
-    docstring for why not on a CPU). Never for classification or seq2seq.
+    training.packing may be "on"/"off" (or True/False); "auto"/missing is off (see the module
+    docstring for why). Never for classification or seq2seq.
     """
     if config.model.task != "causal_lm":
         return False
     choice = getattr(config.training, "packing", "auto")
     if isinstance(choice, bool):
         return choice
-    if choice in ("on", "off"):
-        return choice == "on"
-    import torch
-
-    return torch.cuda.is_available()
+    return choice == "on"
 
 
 def make_collator(config: RunConfig, tokenizer, packing: bool):
