@@ -41,8 +41,8 @@ QWEN_15B = dict(hidden_size=1536, num_hidden_layers=28, num_attention_heads=12,
                 num_key_value_heads=2, intermediate_size=8960, vocab_size=151936)  # fmt: skip
 TINY = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
             intermediate_size=128, vocab_size=1000)  # fmt: skip
-# Seconds per section: under 6.5 minutes in all, after ~20 s of imports.
-CAPS = {"env": 20, "estimator": 100, "throughput": 160, "qlora": 100}
+# Seconds per section (importing trl alone took ~20 s on the H200 machine): under 7 minutes.
+CAPS = {"env": 45, "estimator": 100, "throughput": 160, "qlora": 100}
 
 
 class SectionTimeout(Exception):
@@ -148,6 +148,9 @@ def reset_memory(device):
         torch.cuda.reset_peak_memory_stats()
 
 
+FORWARD_PEAKS: list = []  # peak memory after the first forward of each train_steps call
+
+
 def train_steps(model, batch: int, length: int, vocab: int, steps: int, device, bf16: bool):
     """Plain LoRA/full training steps on fixed-length random rows (loss on every token, as the
     estimator assumes): autocast, AdamW over the trained parameters. Returns step seconds."""
@@ -157,11 +160,13 @@ def train_steps(model, batch: int, length: int, vocab: int, steps: int, device, 
     optimizer = torch.optim.AdamW(trained, lr=1e-4)
     gen = torch.Generator().manual_seed(0)
     times = []
-    for _ in range(steps):
+    for step in range(steps):
         ids = torch.randint(3, vocab, (batch, length), generator=gen).to(device)
         start = time.perf_counter()
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             loss = model(input_ids=ids, labels=ids).loss
+        if step == 0:
+            FORWARD_PEAKS.append(peak_gb(device))  # where the peak falls: forward or backward
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -184,6 +189,8 @@ def section_env(rep: Report, ctx: dict):
     for name in ("peft", "trl", "bitsandbytes", "accelerate", "datasets"):
         try:
             versions[name] = __import__(name).__version__
+        except SectionTimeout:
+            raise
         except Exception as err:  # noqa: BLE001 - record what is missing, go on
             versions[name] = f"missing: {type(err).__name__}"
     rep.put("env", "versions", versions)
@@ -246,6 +253,7 @@ def section_estimator(rep: Report, ctx: dict):
             ratio = estimate["total"] / measured if measured else None
             rep.put("estimator", name, {"batch": batch, "length": length, "estimate_gb": estimate,
                                         "measured_gb": measured, "estimate_over_measured": ratio,
+                                        "after_forward_gb": FORWARD_PEAKS[-1],
                                         "step_s": times})  # fmt: skip
             del model
         except SectionTimeout:
@@ -368,10 +376,20 @@ def section_qlora(rep: Report, ctx: dict):
     measured = peak_gb(device)
     timed = times[1:] or times
     rep.put("qlora", "result", {"step_s": times, "tokens_per_s": batch * length * len(timed) / sum(timed),
-                                "measured_gb": measured,
+                                "measured_gb": measured, "after_forward_gb": FORWARD_PEAKS[-1],
+                                "param_dtypes": _dtype_bytes(model),
                                 "estimate_over_measured": (rep.data["sections"]["qlora"]["setup"]
                                                            ["estimate_gb"]["total"] / measured)
                                 if measured else None})  # fmt: skip
+
+
+def _dtype_bytes(model) -> dict:
+    """GB of parameters per dtype (QLoRA's preparation casts the unquantised ones to fp32)."""
+    out: dict = {}
+    for param in model.parameters():
+        key = str(param.dtype)
+        out[key] = out.get(key, 0.0) + param.numel() * param.element_size() / 1e9
+    return out
 
 
 SECTIONS = {"env": section_env, "estimator": section_estimator,

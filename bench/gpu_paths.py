@@ -8,7 +8,7 @@ supplies the pad token the libraries ask for. The loss is on the response tokens
   to its longest row, the Trainer's default optimizer;
 - a2: TRL's SFTTrainer, `completion_only_loss=True`, `padding_free=True`;
 - app: core.train.trainer.StudioTrainer (length-bucketed batches, logits only at trained tokens)
-  with the app's padding-free collator (core.train.speed.make_collator) and its optimizer.
+  with the app's collator for its default settings (core.train.speed) and its optimizer.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def build_trainer(path: str, model, rows: list[dict], tokenizer, args: dict):
         )
         return trainer, f"TRL SFTTrainer, completion-only, padding_free, optim={sargs.optim}"
     from core.settings import RunConfig
-    from core.train.speed import make_collator
+    from core.train.speed import make_collator, use_packing
     from core.train.trainer import StudioTrainer
 
     config = RunConfig().replace(model={"task": "causal_lm"})
@@ -121,9 +121,11 @@ def build_trainer(path: str, model, rows: list[dict], tokenizer, args: dict):
     targs = TrainingArguments(
         **args, optim=config.training.optim, **sampling_kwargs(TrainingArguments)
     )
-    collator = make_collator(config, tokenizer, packing=True)
+    packing = use_packing(config)
+    collator = make_collator(config, tokenizer, packing=packing)
     trainer = StudioTrainer(model=model, args=targs, train_dataset=data, data_collator=collator)
-    return trainer, f"StudioTrainer, length-bucketed, padding-free, optim={targs.optim}"
+    layout = "padding-free" if packing else "padded"
+    return trainer, f"StudioTrainer, length-bucketed, {layout}, optim={targs.optim}"
 
 
 class TokenCounter:
