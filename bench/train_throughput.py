@@ -215,7 +215,7 @@ def setup_configs(work: Path, names: list[str], subj_rows: int) -> dict[str, Run
         realistic = (
             RunConfig()
             .replace(model={"name_or_path": str(model), "task": "causal_lm"}, **causal)
-            .replace(training={"per_device_train_batch_size": 2, "max_length": 256})
+            .replace(training={"per_device_train_batch_size": 2, "max_length": 192})
         )
         for name in ("realistic_fp32", "realistic_bf16"):
             configs[name] = realistic
@@ -262,7 +262,7 @@ def measure(kind: str, config: RunConfig, steps: int, work: Path, reference, bf1
         base = rss.peak
         trainer.train()
     n = len(meter.step_times)
-    first = 1 if n > 2 else 0  # the first step warms caches and allocators up
+    first = 1 if n >= 2 else 0  # the first step warms caches and allocators up
     seconds = sum(meter.step_times[first:])
     causal = config.model.task == "causal_lm"
     result = {
@@ -374,7 +374,7 @@ def summarise(name: str, results: dict) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=0, help="optimizer steps; 0: one epoch")
-    parser.add_argument("--big-steps", type=int, default=2, help="steps per path, realistic size")
+    parser.add_argument("--big-steps", type=int, default=1, help="steps per path, realistic size")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--setups", default="classification,causal_lm")
     parser.add_argument(
