@@ -358,11 +358,14 @@ def summarise(name: str, results: dict) -> list[str]:
         ratio = statistics.median(values["b"]) / base if base and "b" in values else float("nan")
         rows.append(f"| {key} | {' | '.join(cells)} | {ratio:.2f} |")
     per_round = [
-        f"{b['real_tokens_per_s'] / a['real_tokens_per_s']:.2f}"
+        b["real_tokens_per_s"] / a["real_tokens_per_s"]
         for a, b in zip(results[best], results["b"], strict=True)
         if "error" not in a and "error" not in b
     ]
-    rows.append(f"\n(b)/{best} real tokens/s per round: {', '.join(per_round)}")
+    shown = ", ".join(f"{r:.2f}" for r in per_round)
+    # the paired (same round, same load) ratio is the headline; medians of each path mix rounds
+    median = f" (median {statistics.median(per_round):.2f})" if per_round else ""
+    rows.append(f"\n(b)/{best} real tokens/s per round: {shown}{median}")
     for metric in ("accuracy", "eval_loss"):
         if any(metric in r for r in results["b"]):
             rows.append(f"(b) vs {best} {metric}: {paired(results, best, metric)}")

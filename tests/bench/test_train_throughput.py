@@ -30,7 +30,7 @@ def test_the_ratio_is_taken_to_the_fastest_ordinary_recipe_not_the_tutorial():
     table = "\n".join(tt.summarise("causal_lm", results))
     assert "(b) ÷ a2" in table
     assert "| real_tokens_per_s | 105 | 310 | 390 | 585 | 1.50 |" in table
-    assert "per round: 1.50, 1.50" in table
+    assert "per round: 1.50, 1.50 (median 1.50)" in table
 
 
 def test_a_failed_path_is_listed_and_left_out_of_the_medians():
