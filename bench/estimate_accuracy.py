@@ -102,12 +102,11 @@ def measure_one(spec: list) -> dict:
             r=rank, lora_alpha=2 * rank, lora_dropout=0.1, target_modules=targets, task_type=task
         ),
     )
-    # The app's training path: its thread rule, dropout sampling and Trainer.
+    # The app's training path: its thread rule and Trainer.
     from core.train import speed
     from core.train.trainer import StudioTrainer
 
     speed.set_cpu_threads()
-    speed.fast_dropout(model)
     stamps, walls = [], []
 
     class Clock(TrainerCallback):

@@ -35,14 +35,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import gpu_paths  # noqa: E402 - stdlib-only at import; heavy imports stay inside each section
+
 QWEN_05B = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
                 num_key_value_heads=2, intermediate_size=4864, vocab_size=151936)  # fmt: skip
 QWEN_15B = dict(hidden_size=1536, num_hidden_layers=28, num_attention_heads=12,
                 num_key_value_heads=2, intermediate_size=8960, vocab_size=151936)  # fmt: skip
 TINY = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
             intermediate_size=128, vocab_size=1000)  # fmt: skip
-# Seconds per section: under 6.5 minutes in all, after ~20 s of imports.
-CAPS = {"env": 20, "estimator": 100, "throughput": 160, "qlora": 100}
+# Seconds per section (importing trl alone took ~20 s on the H200 machine): under 7 minutes.
+CAPS = {"env": 45, "estimator": 100, "throughput": 160, "qlora": 100}
 
 
 class SectionTimeout(Exception):
@@ -128,50 +130,6 @@ def estimated_gb(config, shapes: dict, quantization: str = "none") -> dict:
     return {"total": round(memory.total, 3), **{k: round(v, 3) for k, v in memory.parts().items()}}
 
 
-def peak_gb(device) -> float | None:
-    import torch
-
-    if device.type != "cuda":
-        return None
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() / 1e9
-
-
-def reset_memory(device):
-    import gc
-
-    import torch
-
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def train_steps(model, batch: int, length: int, vocab: int, steps: int, device, bf16: bool):
-    """Plain LoRA/full training steps on fixed-length random rows (loss on every token, as the
-    estimator assumes): autocast, AdamW over the trained parameters. Returns step seconds."""
-    import torch
-
-    trained = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trained, lr=1e-4)
-    gen = torch.Generator().manual_seed(0)
-    times = []
-    for _ in range(steps):
-        ids = torch.randint(3, vocab, (batch, length), generator=gen).to(device)
-        start = time.perf_counter()
-        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    del optimizer
-    return times
-
-
 # ---------------------------------------------------------------- sections
 
 
@@ -184,6 +142,8 @@ def section_env(rep: Report, ctx: dict):
     for name in ("peft", "trl", "bitsandbytes", "accelerate", "datasets"):
         try:
             versions[name] = __import__(name).__version__
+        except SectionTimeout:
+            raise
         except Exception as err:  # noqa: BLE001 - record what is missing, go on
             versions[name] = f"missing: {type(err).__name__}"
     rep.put("env", "versions", versions)
@@ -232,7 +192,7 @@ def section_estimator(rep: Report, ctx: dict):
         try:
             config = run_config(shapes, batch, length, **dict(changes))
             estimate = estimated_gb(config, shapes)
-            reset_memory(device)
+            gpu_paths.reset_memory(device)
             t = config.training
             full = config.lora.method == "full"
             dtype = torch.float32 if full or t.precision == "fp32" else torch.bfloat16
@@ -240,23 +200,23 @@ def section_estimator(rep: Report, ctx: dict):
             if t.gradient_checkpointing:
                 model.gradient_checkpointing_enable({"use_reentrant": False})
             model = attach_adapter(model, config, "CAUSAL_LM")
-            times = train_steps(model, batch, length, shapes["vocab_size"], 3, device,
+            times = gpu_paths.train_steps(model, batch, length, shapes["vocab_size"], 3, device,
                                 bf16=t.precision == "bf16")  # fmt: skip
-            measured = peak_gb(device)
+            measured = gpu_paths.peak_gb(device)
             ratio = estimate["total"] / measured if measured else None
             rep.put("estimator", name, {"batch": batch, "length": length, "estimate_gb": estimate,
                                         "measured_gb": measured, "estimate_over_measured": ratio,
+                                        "after_forward_gb": gpu_paths.FORWARD_PEAKS[-1],
                                         "step_s": times})  # fmt: skip
             del model
         except SectionTimeout:
             raise
         except Exception as err:  # noqa: BLE001 - one configuration failing must not stop the rest
             rep.put("estimator", name, {"error": f"{type(err).__name__}: {err}"})
-    reset_memory(device)
+    gpu_paths.reset_memory(device)
 
 
 def section_throughput(rep: Report, ctx: dict):
-    import gpu_paths
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -273,7 +233,7 @@ def section_throughput(rep: Report, ctx: dict):
         for path in order:
             key = f"{path}_round{round_index + 1}"
             try:
-                reset_memory(device)
+                gpu_paths.reset_memory(device)
                 model = build_model(shapes, device, torch.bfloat16 if bf16 else torch.float32)
                 if body is None:
                     body = sum(p.numel() for n, p in model.named_parameters() if "embed" not in n)
@@ -307,7 +267,7 @@ def section_throughput(rep: Report, ctx: dict):
                           "real_tokens_per_s": tokens / seconds,
                           "trained_tokens_per_s": trained / seconds,
                           "step_s_median": sorted(measured)[len(measured) // 2],
-                          "peak_gb": peak_gb(device),
+                          "peak_gb": gpu_paths.peak_gb(device),
                           "mfu": flops / seconds / (ctx.get("peak_tflops", 0) * 1e12 or 1),
                           "same_batch_loss": loss}  # fmt: skip
                 rep.put("throughput", key, result)
@@ -355,20 +315,21 @@ def section_qlora(rep: Report, ctx: dict):
     model.save_pretrained(folder)
     del model
     rep.put("qlora", "build_and_save_s", time.perf_counter() - start)
-    reset_memory(device)
+    gpu_paths.reset_memory(device)
     extra = quantization_arguments(config) if bits != "none" else {}
     if device.type == "cuda":
         extra["device_map"] = {"": 0}
     model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="sdpa", **extra)
-    rep.put("qlora", "loaded_gb", peak_gb(device))
+    rep.put("qlora", "loaded_gb", gpu_paths.peak_gb(device))
     model.gradient_checkpointing_enable({"use_reentrant": False})
     model = attach_adapter(model, config, "CAUSAL_LM")
-    times = train_steps(model, batch, length, shapes["vocab_size"], steps, device,
+    times = gpu_paths.train_steps(model, batch, length, shapes["vocab_size"], steps, device,
                         bf16=bits != "none")  # fmt: skip
-    measured = peak_gb(device)
+    measured = gpu_paths.peak_gb(device)
     timed = times[1:] or times
     rep.put("qlora", "result", {"step_s": times, "tokens_per_s": batch * length * len(timed) / sum(timed),
-                                "measured_gb": measured,
+                                "measured_gb": measured, "after_forward_gb": gpu_paths.FORWARD_PEAKS[-1],
+                                "param_dtypes": gpu_paths.dtype_bytes(model),
                                 "estimate_over_measured": (rep.data["sections"]["qlora"]["setup"]
                                                            ["estimate_gb"]["total"] / measured)
                                 if measured else None})  # fmt: skip

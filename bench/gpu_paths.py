@@ -8,7 +8,7 @@ supplies the pad token the libraries ask for. The loss is on the response tokens
   to its longest row, the Trainer's default optimizer;
 - a2: TRL's SFTTrainer, `completion_only_loss=True`, `padding_free=True`;
 - app: core.train.trainer.StudioTrainer (length-bucketed batches, logits only at trained tokens)
-  with the app's padding-free collator (core.train.speed.make_collator) and its optimizer.
+  with the app's collator for its default settings (core.train.speed) and its optimizer.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def build_trainer(path: str, model, rows: list[dict], tokenizer, args: dict):
         )
         return trainer, f"TRL SFTTrainer, completion-only, padding_free, optim={sargs.optim}"
     from core.settings import RunConfig
-    from core.train.speed import make_collator
+    from core.train.speed import make_collator, use_packing
     from core.train.trainer import StudioTrainer
 
     config = RunConfig().replace(model={"task": "causal_lm"})
@@ -121,9 +121,11 @@ def build_trainer(path: str, model, rows: list[dict], tokenizer, args: dict):
     targs = TrainingArguments(
         **args, optim=config.training.optim, **sampling_kwargs(TrainingArguments)
     )
-    collator = make_collator(config, tokenizer, packing=True)
+    packing = use_packing(config)
+    collator = make_collator(config, tokenizer, packing=packing)
     trainer = StudioTrainer(model=model, args=targs, train_dataset=data, data_collator=collator)
-    return trainer, f"StudioTrainer, length-bucketed, padding-free, optim={targs.optim}"
+    layout = "padding-free" if packing else "padded"
+    return trainer, f"StudioTrainer, length-bucketed, {layout}, optim={targs.optim}"
 
 
 class TokenCounter:
@@ -181,3 +183,64 @@ def same_batch_loss(trainer, rows: list[dict], device) -> float:
         loss = trainer.compute_loss(trainer.model, batch)
     trainer.model.train()
     return float(loss)
+
+
+# ---------------------------------------------------------------- memory and plain steps
+
+
+def peak_gb(device) -> float | None:
+    import torch
+
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() / 1e9
+
+
+def reset_memory(device):
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+FORWARD_PEAKS: list = []  # peak memory after the first forward of each train_steps call
+
+
+def train_steps(model, batch: int, length: int, vocab: int, steps: int, device, bf16: bool):
+    """Plain LoRA/full training steps on fixed-length random rows (loss on every token, as the
+    estimator assumes): autocast, AdamW over the trained parameters. Returns step seconds."""
+    import torch
+
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=1e-4)
+    gen = torch.Generator().manual_seed(0)
+    times = []
+    for step in range(steps):
+        ids = torch.randint(3, vocab, (batch, length), generator=gen).to(device)
+        start = time.perf_counter()
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            loss = model(input_ids=ids, labels=ids).loss
+        if step == 0:
+            FORWARD_PEAKS.append(peak_gb(device))  # where the peak falls: forward or backward
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    del optimizer
+    return times
+
+
+def dtype_bytes(model) -> dict:
+    """GB of parameters per dtype (QLoRA's preparation casts the unquantised ones to fp32)."""
+    out: dict = {}
+    for param in model.parameters():
+        key = str(param.dtype)
+        out[key] = out.get(key, 0.0) + param.numel() * param.element_size() / 1e9
+    return out

@@ -234,7 +234,7 @@ class TrainingSettings(Section):
     packing: Literal["auto", "on", "off"] = setting(
         "auto",
         "Causal LM: pack short examples into one row without attention across them "
-        "(padding-free). auto: on with a CUDA GPU; on a CPU it measured about 20% slower.",
+        "(padding-free). auto: off; with the default SDPA attention it measured slower on CPU and GPU.",
         "Packing",
         expert=True,
     )

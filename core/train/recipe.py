@@ -137,7 +137,6 @@ def _train(
             threads,
             prepared.cache_hit,
             args,
-            prepared.fast_dropout,
             sparse_logits_apply(prepared.model, prepared.task),
         )
         _describe_start(run_dir, prepared, features, args)

@@ -1,12 +1,14 @@
 """What makes a step fast, chosen per task and device, and the list of what is on.
 
 Measured on the 2-core CPU (bench/train_throughput.py, BENCHMARKS.md): length-bucketed batches
-(core.train.sampler) are the big win on short, varied texts; dropout sampled by Poisson splitting
-(core.train.dropout) and the output head only at trained tokens (core.train.trainer) do the rest.
+(core.train.sampler) are the big win on short, varied texts; the output head only at trained tokens
+(core.train.trainer) does the rest for causal LMs.
 Padding-free packing concatenates a batch into one row with `position_ids` restarting per example
-(transformers then masks attention across examples); on a GPU with FlashAttention this costs
-nothing extra, but on a CPU the attention over the one long row is computed densely, so packing is
-only the default on CUDA.
+(transformers then masks attention across examples). That pays only with a variable-length
+attention kernel (FlashAttention-2), which the app does not load: with SDPA (the default) the
+attention over the one long row runs densely under a block mask, slower than padded length-grouped
+batches on a CPU and on a GPU alike, and with more memory (measured: BENCHMARKS.md). So packing is
+on only when asked for.
 """
 
 from __future__ import annotations
@@ -65,35 +67,15 @@ def train_on_prompt(config: RunConfig) -> bool:
 def use_packing(config: RunConfig) -> bool:
     """Whether causal-LM batches are packed padding-free.
 
-    training.packing may be "on"/"off" (or True/False), or "auto"/missing: pack on CUDA only (see the module
-    docstring for why not on a CPU). Never for classification or seq2seq.
+    training.packing may be "on"/"off" (or True/False); "auto"/missing is off (see the module
+    docstring for why). Never for classification or seq2seq.
     """
     if config.model.task != "causal_lm":
         return False
     choice = getattr(config.training, "packing", "auto")
     if isinstance(choice, bool):
         return choice
-    if choice in ("on", "off"):
-        return choice == "on"
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def fast_dropout(model) -> int:
-    """On a CPU, sample the model's dropout masks with core.train.dropout (same distribution,
-    4-5x less time per layer); torch's own on CUDA, where its dropout kernel is already cheap.
-
-    Returns:
-        The number of dropout layers swapped (0 on CUDA).
-    """
-    import torch
-
-    if torch.cuda.is_available():
-        return 0
-    from core.train.dropout import use_fast_dropout
-
-    return use_fast_dropout(model)
+    return choice == "on"
 
 
 def make_collator(config: RunConfig, tokenizer, packing: bool):
@@ -117,7 +99,6 @@ def speed_features(
     threads: int,
     cache_hit: bool,
     args,
-    fast_dropout: int = 0,
     sparse_logits: bool = False,
 ) -> list:
     """Plain-words list of the speed features in effect, for status.json and the log."""
@@ -128,8 +109,6 @@ def speed_features(
         features.append("dynamic padding (each batch padded to its longest row)")
     if config.training.group_by_length and not packing:
         features.append("length-grouped batches")
-    if fast_dropout:
-        features.append(f"fast dropout sampling ({fast_dropout} layers)")
     if sparse_logits:
         features.append("output head only at trained tokens")
     features.append("tokenisation cache: " + ("reused" if cache_hit else "built and saved"))

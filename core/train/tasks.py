@@ -31,7 +31,6 @@ class PreparedTask:
     packing: bool = False
     cache_hit: bool = False
     compute_metrics: Any = None
-    fast_dropout: int = 0  # dropout layers sampling with core.train.dropout (CPU only)
 
 
 def prepare_task(config: RunConfig, model_path: str, precision: str = "fp32") -> PreparedTask:
@@ -46,7 +45,6 @@ def prepare_task(config: RunConfig, model_path: str, precision: str = "fp32") ->
         prepared = _prepare_classification(config, model_path, precision)
     else:
         prepared = _prepare_text(config, model_path, precision)
-    prepared.fast_dropout = speed.fast_dropout(prepared.model)
     return prepared
 
 

@@ -9,13 +9,23 @@
   that halves the head's work, and for real vocabularies (Qwen2.5: 151k tokens) the head is a large
   share of each step and of its memory. The model gets `logits_to_keep` as a boolean mask and
   the matching targets as `shift_labels`, so its own loss function computes the same sum / count as
-  on full logits (tests/core/train/test_trainer.py holds the two to 1e-5).
+  on full logits.
+
+The mask relies on how transformers' causal-LM classes treat `logits_to_keep` and pass keyword
+arguments on to their loss, so it is guarded three ways, and a transformers upgrade that changed
+either falls back to full logits instead of changing results:
+1. only the architecture families in `MASK_FAMILIES`, each held by a test to the full-logits loss
+   and gradients (tests/core/train/test_trainer.py);
+2. only classes whose `forward` takes `logits_to_keep` and passes `**kwargs` on;
+3. on the first training batch the masked loss is computed beside the full one (eval mode, no
+   gradient, once per run); a mismatch or an error turns the mask off for the run, with a warning.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from pathlib import Path
 
 from transformers import Trainer
@@ -24,6 +34,12 @@ from core.train import checkpoints
 from core.train.sampler import LengthBucketedSampler
 
 IGNORE = -100
+# Families whose masked loss and gradients a test holds to the full-logits ones.
+MASK_FAMILIES = ("llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2")
+# Largest relative gap between the masked and the full loss the first-batch check accepts: fp32
+# agrees to ~1e-6; bf16 autocast rounds each logit to ~4e-3, which averages out in the loss.
+PROBE_RTOL = 5e-3
+log = logging.getLogger(__name__)
 
 
 class StudioTrainer(Trainer):
@@ -55,7 +71,37 @@ class StudioTrainer(Trainer):
         labels = inputs.get("labels")
         if labels is None or labels.ndim != 2 or "logits_to_keep" in inputs:
             return False
-        return takes_logit_mask(type(_innermost(self.accelerator.unwrap_model(model))))
+        if not takes_logit_mask(type(_innermost(self.accelerator.unwrap_model(model)))):
+            return False
+        if getattr(self, "_mask_checked", None) is None:
+            self._mask_checked = mask_matches_full_loss(model, inputs)
+        return self._mask_checked
+
+
+def mask_matches_full_loss(model, inputs) -> bool:
+    """Whether the masked loss equals the full-logits loss on this batch (eval mode, no gradient).
+
+    Returns False, with a warning, on a mismatch or an error (a transformers version that no longer
+    takes a boolean `logits_to_keep`, or no longer passes `shift_labels` to its loss)."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            full = float(model(**inputs).loss)
+            masked = float(model(**inputs, **trained_positions(inputs["labels"])).loss)
+    except Exception as err:  # noqa: BLE001 - any failure means: do not use the mask
+        log.warning("Logits mask off for this run: the model rejected it (%s).", err)
+        return False
+    finally:
+        model.train(was_training)
+    if abs(masked - full) > PROBE_RTOL * max(1.0, abs(full)):
+        log.warning(
+            "Logits mask off for this run: masked loss %.6g != full loss %.6g.", masked, full
+        )
+        return False
+    return True
 
 
 def trained_positions(labels) -> dict:
@@ -82,14 +128,18 @@ def _innermost(model):
 
 @functools.cache
 def takes_logit_mask(model_class) -> bool:
-    """Whether the class's forward slices its hidden states with transformers'
-    `slice_logits_to_keep` (which takes a boolean mask) and passes its keyword arguments on to the
-    loss function (where `shift_labels` is read); other classes keep the full logits."""
-    try:
-        source = inspect.getsource(model_class.forward)
-    except (OSError, TypeError):
+    """Whether the class is a causal LM of a family in `MASK_FAMILIES` whose `forward` takes
+    `logits_to_keep` (sliced by transformers' `slice_logits_to_keep`, which takes a boolean mask)
+    and passes its other keyword arguments on to the loss (where `shift_labels` is read)."""
+    family = getattr(getattr(model_class, "config_class", None), "model_type", "")
+    if family not in MASK_FAMILIES or not model_class.__name__.endswith("ForCausalLM"):
         return False
-    return "slice_logits_to_keep(" in source and "self.loss_function(" in source
+    try:
+        params = inspect.signature(model_class.forward).parameters
+    except (TypeError, ValueError):
+        return False
+    passes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return "logits_to_keep" in params and passes_kwargs
 
 
 def row_lengths(dataset) -> list[int] | None:

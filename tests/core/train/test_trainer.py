@@ -13,6 +13,7 @@ from transformers import (
 from core.settings import RunConfig
 from core.train.generative import load_model
 from core.train.trainer import (
+    MASK_FAMILIES,
     StudioTrainer,
     sparse_logits_apply,
     takes_logit_mask,
@@ -76,7 +77,9 @@ def test_trainer_uses_sparse_logits_for_training_and_full_ones_for_evaluation(
     inputs = batch()
     loss = trainer.compute_loss(lora_llama, dict(inputs))
     eval_loss, _ = trainer.compute_loss(lora_llama, dict(inputs), return_outputs=True)
-    assert seen == [True, False]
+    # the first-batch check (full, then masked), the masked training loss, the full eval loss
+    assert seen == [False, True, True, False]
+    assert trainer._mask_checked is True
     assert float(loss) == pytest.approx(float(eval_loss), abs=1e-5)
 
 
@@ -88,3 +91,98 @@ def test_models_without_the_mask_support_keep_full_logits():
 def test_the_speed_feature_is_reported_only_where_it_applies(lora_llama):
     assert sparse_logits_apply(lora_llama, "causal_lm")
     assert not sparse_logits_apply(lora_llama, "classification")
+
+
+TINY_SHAPES = dict(
+    vocab_size=97,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=8,
+    max_position_embeddings=64,
+    pad_token_id=0,
+)
+
+
+def family_model(family: str):
+    """A tiny LoRA-wrapped causal LM of this family, in training mode, dropout off."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    config = AutoConfig.for_model(family, **TINY_SHAPES)
+    model = AutoModelForCausalLM.from_config(config)
+    lora = LoraConfig(task_type="CAUSAL_LM", r=4, lora_dropout=0.0, target_modules="all-linear")
+    model = get_peft_model(model, lora)
+    for name, param in model.named_parameters():  # B = 0 would hide a wrong gradient
+        if "lora_B" in name:
+            torch.nn.init.normal_(param, std=0.1)
+    return model.train()
+
+
+@pytest.mark.parametrize("family", MASK_FAMILIES)
+def test_every_supported_family_gives_the_full_logits_loss_and_gradients(family):
+    model = family_model(family)
+    assert takes_logit_mask(type(model.get_base_model()))
+    inputs = batch()
+    inputs = {**inputs, "input_ids": inputs["input_ids"] % 90 + 3}
+    full = model(**inputs).loss
+    full.backward()
+    reference = grads(model)
+    model.zero_grad()
+    sparse = model(**inputs, **trained_positions(inputs["labels"]))
+    sparse.loss.backward()
+    assert sparse.logits.shape[0] < inputs["labels"].numel()
+    assert sparse.loss.item() == pytest.approx(full.item(), abs=1e-5)
+    for name, grad in grads(model).items():
+        assert torch.allclose(grad, reference[name], atol=1e-6), name
+
+
+def test_families_outside_the_tested_list_keep_full_logits():
+    from transformers import GPTNeoXForCausalLM, OlmoForCausalLM
+
+    assert not takes_logit_mask(OlmoForCausalLM)  # takes logits_to_keep, but is not tested here
+    assert not takes_logit_mask(GPTNeoXForCausalLM)
+
+
+def test_a_model_that_rejects_the_mask_trains_on_full_logits(lora_llama, tmp_path, monkeypatch):
+    trainer = StudioTrainer(
+        model=lora_llama,
+        args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[]),
+    )
+    forward = lora_llama.forward
+
+    def no_bool_masks(**kw):  # what a transformers upgrade might do
+        if isinstance(kw.get("logits_to_keep"), torch.Tensor):
+            raise TypeError("logits_to_keep must be an int")
+        return forward(**kw)
+
+    monkeypatch.setattr(lora_llama, "forward", no_bool_masks)
+    inputs = batch()
+    loss = trainer.compute_loss(lora_llama, dict(inputs))
+    assert trainer._mask_checked is False
+    assert float(loss) == pytest.approx(float(forward(**inputs).loss), abs=1e-5)
+    assert lora_llama.training  # the check left the model in training mode
+
+
+def test_a_mask_that_changes_the_loss_is_turned_off(lora_llama, tmp_path, monkeypatch):
+    trainer = StudioTrainer(
+        model=lora_llama,
+        args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[]),
+    )
+    forward = lora_llama.forward
+
+    def shifted(**kw):  # silently ignores shift_labels: a different loss
+        kw.pop("shift_labels", None)
+        if isinstance(kw.get("logits_to_keep"), torch.Tensor):
+            kw["logits_to_keep"] = 0
+            out = forward(**kw)
+            out.loss = out.loss * 1.5
+            return out
+        return forward(**kw)
+
+    monkeypatch.setattr(lora_llama, "forward", shifted)
+    trainer.compute_loss(lora_llama, dict(batch()))
+    assert trainer._mask_checked is False
