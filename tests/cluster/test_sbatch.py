@@ -139,7 +139,10 @@ def test_torchrun_line_parses_with_torchrun(tmp_path):
     from torch.distributed.run import config_from_args, get_args_parser
 
     _fake_tools(tmp_path / "tools")
-    script = sbatch_script(_config(2, 4), options=SlurmOptions(code_dir=str(tmp_path)))
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "activate").write_text("")
+    options = SlurmOptions(code_dir=str(tmp_path), venv=str(tmp_path / "venv"))
+    script = sbatch_script(_config(2, 4), options=options)
     torchrun = tmp_path / "tools" / "torchrun"
     torchrun.write_text("#!/bin/bash\nprintf '%s\\n' torchrun \"$@\"\n")
     env = {
@@ -148,7 +151,9 @@ def test_torchrun_line_parses_with_torchrun(tmp_path):
         "SLURM_JOB_ID": "4242",
         "SLURM_JOB_NODELIST": "node-[07-08]",
     }
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, env=env, timeout=30
+    )
     assert result.returncode == 0, result.stderr
     argv = result.stdout.split()
     launch, _, entry_args = config_from_args(get_args_parser().parse_args(argv[1:]))
