@@ -1,0 +1,87 @@
+"""Runs submitted through core.cluster.slurm to a real one-node Slurm (the `slurm_cluster`
+fixture): a Quick run completes with its adapter and evaluation, Stop saves the adapter, and a
+refused job says Slurm's reason while the run directory keeps everything."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core import runs
+from core.cluster import slurm
+from core.cluster.sbatch import SBATCH_FILE, SlurmOptions
+from core.settings import RunConfig
+from tests.conftest import write_reviews
+
+pytestmark = pytest.mark.slurm
+JOB_TIMEOUT_S = 150
+
+
+def _run_dir(tmp_path, model, epochs: float = 1.0):
+    data = write_reviews(tmp_path / "reviews.csv", rows=120)
+    config = RunConfig().replace(
+        name="quick on slurm",
+        model={"name_or_path": str(model)},
+        data={"path": str(data)},
+        training={"num_train_epochs": epochs, "per_device_train_batch_size": 8, "max_length": 32},
+        lora={"r": 4, "alpha": 8},
+    )
+    return runs.create_run(config, root=tmp_path / "runs")
+
+
+def _wait(job_id: str, until, timeout: float = JOB_TIMEOUT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = slurm.job_state(job_id)
+        if until(state):
+            return state
+        time.sleep(1)
+    slurm.stop(job_id, grace_s=0)
+    raise AssertionError(f"job {job_id} still {state} after {timeout} s")
+
+
+def _why(run_dir) -> str:
+    outs = sorted(run_dir.glob("slurm-*.out"))
+    return runs.tail_log(run_dir) + "\n" + "\n".join(p.read_text()[-3000:] for p in outs)
+
+
+def test_quick_run_completes_on_slurm_with_adapter_and_evaluation(
+    slurm_cluster, tiny_bert, tmp_path
+):
+    run_dir = _run_dir(tmp_path, tiny_bert)
+    job_id = slurm.submit(run_dir)
+    assert slurm.job_id_of(run_dir) == job_id
+    assert any(job["job_id"] == job_id for job in slurm.list_jobs())
+    state = _wait(job_id, lambda s: not s.active)
+    assert state.state == "COMPLETED", _why(run_dir)
+    status = slurm.refresh(run_dir)
+    assert status["state"] == "completed" and status["slurm_state"] == "COMPLETED"
+    assert (run_dir / runs.ADAPTER_DIR / "adapter_model.safetensors").exists()
+    assert runs.read_eval(run_dir)["n_validation"] > 0
+    assert (run_dir / f"slurm-{job_id}.out").exists() and (run_dir / SBATCH_FILE).exists()
+
+
+def test_stop_on_a_running_job_saves_the_adapter(slurm_cluster, tiny_bert, tmp_path):
+    run_dir = _run_dir(tmp_path, tiny_bert, epochs=500.0)
+    job_id = slurm.submit(run_dir)
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while runs.read_status(run_dir).get("step", 0) < 2 and time.monotonic() < deadline:
+        assert slurm.job_state(job_id).active, _why(run_dir)
+        time.sleep(0.5)
+    state = slurm.stop(job_id, grace_s=60)
+    assert not state.active
+    status = slurm.refresh(run_dir)
+    assert status["state"] == "stopped", _why(run_dir)
+    assert 2 <= status["step"] < status["total_steps"]
+    assert (run_dir / runs.ADAPTER_DIR / "adapter_model.safetensors").exists(), _why(run_dir)
+
+
+def test_bad_partition_gives_slurms_reason_and_keeps_the_run(slurm_cluster, tmp_path):
+    run_dir = runs.create_run(RunConfig(), root=tmp_path)
+    with pytest.raises(slurm.SlurmError, match="(?i)invalid partition") as refused:
+        slurm.submit(run_dir, SlurmOptions(partition="no-such-partition"))
+    assert "sbatch: error" not in str(refused.value)
+    assert (run_dir / runs.CONFIG_FILE).exists()
+    status = runs.read_status(run_dir)
+    assert status["state"] == "failed" and "no-such-partition" in status["message"]
