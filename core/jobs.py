@@ -166,6 +166,10 @@ def is_alive(pid: int | None) -> bool:
 
 def refresh_status(run_dir: Path) -> dict:
     """The run's status; a run whose process died without saying so is marked failed."""
+    if (Path(run_dir) / "slurm.json").exists():  # a cluster run: Slurm knows whether it runs
+        from core.cluster.slurm import refresh
+
+        return refresh(run_dir)
     status = runs.read_status(run_dir)
     for child in list(_children.values()):
         child.poll()  # reap finished supervisors, so none lingers as a zombie
@@ -190,6 +194,10 @@ def stop_job(run_dir: Path) -> bool:
     Returns:
         False when no live process belongs to the run.
     """
+    if (Path(run_dir) / "slurm.json").exists():
+        from core.cluster.slurm import request_stop
+
+        return request_stop(run_dir)
     status = runs.read_status(run_dir)
     pid = job_pid(status)
     if status.get("state") not in runs.ACTIVE_STATES or not is_alive(pid):

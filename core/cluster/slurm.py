@@ -201,25 +201,56 @@ def stop(job_id: str, grace_s: float = 60.0) -> JobState:
     return state
 
 
-def refresh(run_dir: Path) -> dict:
+def refresh(run_dir: Path, grace_s: float = 60.0) -> dict:
     """The run's status with Slurm's view merged in (`slurm_state`, `slurm_reason`).
 
     A job that Slurm ended before the trainer could say so (cancelled while pending, killed at
-    the time limit, a node failure) gets its end written to status.json, with Slurm's reason.
+    the time limit, a node failure) gets its end written to status.json, with Slurm's reason; a
+    job still running `grace_s` after `request_stop` is cancelled. Never raises: when Slurm
+    cannot be asked, `slurm_reason` says why and status.json is left as it is.
     """
     job_id = job_id_of(run_dir)
     status = runs.read_status(run_dir)
     if not job_id:
         return status
-    state = job_state(job_id)
+    try:
+        state = job_state(job_id)
+        asked = status.get("stop_requested")
+        if state.active and asked and time.time() - asked > grace_s:
+            _run(["scancel", job_id])
+    except SlurmError as err:
+        return {**status, "slurm_state": "UNKNOWN", "slurm_reason": str(err)}
     changes = {"slurm_state": state.state, "slurm_reason": state.reason}
-    if not state.active and status.get("state") in ("queued", "running"):
-        stopped = state.state in ("CANCELLED", "TIMEOUT")
-        ended = "stopped" if stopped else "failed"
-        if state.state != "COMPLETED" and state.state != "UNKNOWN":
-            why = f" ({state.reason})" if state.reason else ""
-            changes.update(state=ended, message=f"Slurm ended job {job_id}: {state.state}{why}")
+    ended_early = state.state not in ("COMPLETED", "UNKNOWN")
+    if not state.active and ended_early and status.get("state") in runs.ACTIVE_STATES:
+        stopped = state.state in ("CANCELLED", "TIMEOUT") or bool(status.get("stop_requested"))
+        why = f" ({state.reason})" if state.reason else ""
+        changes.update(
+            state="stopped" if stopped else "failed",
+            message=f"Slurm ended job {job_id}: {state.state}{why}. The log has the details.",
+        )
     return runs.write_status(run_dir, **changes)
+
+
+def request_stop(run_dir: Path) -> bool:
+    """Stop from the page without waiting: SIGTERM to a running job (the trainer saves its
+    adapter; `refresh` cancels it if it still runs after the grace time), cancel a pending one.
+
+    Returns:
+        False when the run has no job Slurm still holds (or Slurm cannot be asked).
+    """
+    job_id = job_id_of(run_dir)
+    try:
+        state = job_state(job_id) if job_id else JobState("UNKNOWN")
+        if not state.active:
+            return False
+        running = state.state == "RUNNING"
+        _run(["scancel", "--signal=TERM", job_id] if running else ["scancel", job_id])
+    except SlurmError:
+        return False
+    message = "Stopping: saving the adapter as of this step" if running else "Cancelling"
+    runs.write_status(run_dir, state="stopping", message=message, stop_requested=time.time())
+    return True
 
 
 def list_jobs() -> list[dict]:

@@ -108,10 +108,10 @@ class SlurmDaemons:
         return "\n".join(out)
 
     def stop(self) -> None:
-        """Cancel every job, then stop the daemons (TERM, then KILL after 10 s)."""
-        subprocess.run(
-            ["scancel", "--partition", PARTITION], env=self.env, capture_output=True, timeout=10
-        )
+        """Cancel every job and wait (up to KillWait and a little) until none is left, so no
+        job process outlives the cluster; then stop the daemons (TERM, then KILL after 10 s)."""
+        if all(process.poll() is None for process in self.processes):
+            self._cancel_jobs()
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -121,6 +121,24 @@ class SlurmDaemons:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+
+    def _cancel_jobs(self, timeout: float = 30.0) -> None:
+        try:
+            subprocess.run(["scancel", "--partition", PARTITION], env=self.env, timeout=10)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                left = subprocess.run(
+                    ["squeue", "-h", "-t", "PD,R,CG,S"],
+                    env=self.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                )
+                if left.returncode == 0 and not left.stdout.strip():
+                    return
+                time.sleep(0.5)
+        except subprocess.TimeoutExpired:
+            return
 
 
 def _start(daemons: SlurmDaemons, argv: list[str], log: str) -> None:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core import runs
+from core import jobs, runs
 from core.cluster import slurm
 from core.cluster.sbatch import SBATCH_FILE, SlurmOptions
 from core.settings import RunConfig
@@ -30,15 +30,12 @@ def _run_dir(tmp_path, model, epochs: float = 1.0):
     return runs.create_run(config, root=tmp_path / "runs")
 
 
-def _wait(job_id: str, until, timeout: float = JOB_TIMEOUT_S):
+def _job_end(job_id: str, timeout: float = 30.0) -> slurm.JobState:
+    """The job's state once Slurm has let it go (the trainer says "completed" a little before)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = slurm.job_state(job_id)
-        if until(state):
-            return state
-        time.sleep(1)
-    slurm.stop(job_id, grace_s=0)
-    raise AssertionError(f"job {job_id} still {state} after {timeout} s")
+    while (state := slurm.job_state(job_id)).active and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return state
 
 
 def _why(run_dir) -> str:
@@ -53,10 +50,10 @@ def test_quick_run_completes_on_slurm_with_adapter_and_evaluation(
     job_id = slurm.submit(run_dir)
     assert slurm.job_id_of(run_dir) == job_id
     assert any(job["job_id"] == job_id for job in slurm.list_jobs())
-    state = _wait(job_id, lambda s: not s.active)
-    assert state.state == "COMPLETED", _why(run_dir)
-    status = slurm.refresh(run_dir)
-    assert status["state"] == "completed" and status["slurm_state"] == "COMPLETED"
+    status = jobs.wait_for(run_dir, timeout=JOB_TIMEOUT_S)  # the Train page's refresh
+    assert status["state"] == "completed", _why(run_dir)
+    assert _job_end(job_id).state == "COMPLETED"
+    assert slurm.refresh(run_dir)["slurm_state"] == "COMPLETED"
     assert (run_dir / runs.ADAPTER_DIR / "adapter_model.safetensors").exists()
     assert runs.read_eval(run_dir)["n_validation"] > 0
     assert (run_dir / f"slurm-{job_id}.out").exists() and (run_dir / SBATCH_FILE).exists()
@@ -69,12 +66,22 @@ def test_stop_on_a_running_job_saves_the_adapter(slurm_cluster, tiny_bert, tmp_p
     while runs.read_status(run_dir).get("step", 0) < 2 and time.monotonic() < deadline:
         assert slurm.job_state(job_id).active, _why(run_dir)
         time.sleep(0.5)
-    state = slurm.stop(job_id, grace_s=60)
-    assert not state.active
-    status = slurm.refresh(run_dir)
+    assert jobs.stop_job(run_dir)  # the page's Stop: SIGTERM now, cancel after the grace time
+    status = jobs.wait_for(run_dir, timeout=JOB_TIMEOUT_S)
     assert status["state"] == "stopped", _why(run_dir)
     assert 2 <= status["step"] < status["total_steps"]
     assert (run_dir / runs.ADAPTER_DIR / "adapter_model.safetensors").exists(), _why(run_dir)
+
+
+def test_pending_job_shows_its_reason_and_stop_cancels_it(slurm_cluster, tmp_path):
+    run_dir = runs.create_run(RunConfig(), root=tmp_path)
+    job_id = slurm.submit(run_dir, SlurmOptions(extra_lines=("--begin=now+1hour",)))
+    status = slurm.refresh(run_dir)
+    assert (status["slurm_state"], status["slurm_reason"]) == ("PENDING", "BeginTime")
+    assert slurm.stop(job_id, grace_s=5).state == "CANCELLED"
+    status = jobs.refresh_status(run_dir)
+    assert status["state"] == "stopped" and f"job {job_id}: CANCELLED" in status["message"]
+    assert not jobs.stop_job(run_dir)  # nothing left to stop
 
 
 def test_bad_partition_gives_slurms_reason_and_keeps_the_run(slurm_cluster, tmp_path):
