@@ -94,6 +94,19 @@ def cluster_nodes() -> list[str]:
     return sorted(set(result.stdout.split()))
 
 
+def partitions() -> list[str]:
+    """The partitions `sinfo` lists, the cluster's default first.
+
+    Raises:
+        SlurmError: no Slurm commands here, or no cluster answers (Slurm's reason).
+    """
+    result = _run(["sinfo", "-h", "-o", "%P"])
+    if result.returncode != 0:
+        raise SlurmError(f"sinfo cannot reach a cluster: {plain_reason(result.stderr)}")
+    names = result.stdout.split()
+    return sorted((name.rstrip("*") for name in names), key=lambda n: f"{n}*" not in names)
+
+
 def run_dir_problem(run_dir: Path, nodes: list[str]) -> str:
     """Why the cluster's nodes may not see `run_dir`, with the fix; "" when they can.
 
@@ -108,7 +121,7 @@ def run_dir_problem(run_dir: Path, nodes: list[str]) -> str:
     if local and any(node != here for node in nodes):
         return (
             f"run directory {run_dir} is on this machine's own disk, which the cluster's nodes "
-            "cannot see: set the studio's data folder (FINETUNE_STUDIO_DATA) to a shared path "
+            "cannot see: set the studio's data folder (STUDIO_DATA) to a shared path "
             "such as your home or /scratch folder"
         )
     return ""

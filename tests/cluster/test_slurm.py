@@ -12,6 +12,8 @@ from core import jobs, runs
 from core.cluster import slurm
 from core.cluster.sbatch import SBATCH_FILE, SlurmOptions
 from core.settings import RunConfig
+from tests.app.conftest import button, texts
+from tests.cluster.test_slurm_input import open_experts_page
 from tests.conftest import write_reviews
 
 pytestmark = pytest.mark.slurm
@@ -92,3 +94,24 @@ def test_bad_partition_gives_slurms_reason_and_keeps_the_run(slurm_cluster, tmp_
     assert (run_dir / runs.CONFIG_FILE).exists()
     status = runs.read_status(run_dir)
     assert status["state"] == "failed" and "no-such-partition" in status["message"]
+
+
+def test_experts_page_submits_to_the_cluster_and_lists_the_job(slurm_cluster, data_root, tmp_path):
+    """The page's path: a refused job shows Slurm's reason; an accepted one its id and state."""
+    data = write_reviews(tmp_path / "reviews.csv", rows=40)
+    at = open_experts_page(RunConfig().replace(data={"path": str(data)}))
+    at.text_input(key="cluster.partition").set_value("nope").run()
+    button(at, "Submit to Slurm").click().run()
+    assert not at.exception
+    assert "invalid partition specified: nope" in texts(at.error)
+    at.text_input(key="cluster.partition").set_value("").run()
+    at.text_area(key="cluster.extra").set_value("--begin=now+1hour").run()
+    button(at, "Submit to Slurm").click().run()
+    assert not at.exception
+    job_id = texts(at.success).split("Slurm job ")[1].split(".")[0]
+    run_dir = at.session_state["run_dir"]
+    assert slurm.job_id_of(run_dir) == job_id
+    table = next(frame.value for frame in at.dataframe if "job_id" in frame.value.columns)
+    row = table[table["job_id"] == job_id].iloc[0]
+    assert (row["state"], row["reason"]) == ("PENDING", "BeginTime")
+    assert jobs.stop_job(run_dir)
