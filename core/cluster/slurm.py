@@ -127,12 +127,13 @@ def run_dir_problem(run_dir: Path, nodes: list[str]) -> str:
     return ""
 
 
-def submit(run_dir: Path, options: SlurmOptions | None = None) -> str:
+def submit(run_dir: Path, options: SlurmOptions | None = None, resume: str | None = None) -> str:
     """Write `train.sbatch` into the run directory and submit it with sbatch.
 
     Args:
         run_dir: a run directory made by `core.runs.create_run`, on a path the nodes share.
         options: partition, GPUs, time limit …; default: a CPU job on the default partition.
+        resume: "latest" or a checkpoint path: continue the run (after a time limit or a Stop).
 
     Returns:
         Slurm's job id; it is also kept in the run directory's slurm.json.
@@ -152,7 +153,8 @@ def submit(run_dir: Path, options: SlurmOptions | None = None) -> str:
         config, str(run_dir / runs.CONFIG_FILE), options, str(run_dir / "slurm-%j.out")
     )
     (run_dir / SBATCH_FILE).write_text(script)
-    result = _run(["sbatch", "--parsable", SBATCH_FILE], cwd=run_dir)
+    argv = ["sbatch", "--parsable", SBATCH_FILE] + (["--resume", resume] if resume else [])
+    result = _run(argv, cwd=run_dir)
     if result.returncode != 0:
         reason = plain_reason(result.stderr)
         runs.write_status(run_dir, state="failed", message=f"The cluster refused the job: {reason}")

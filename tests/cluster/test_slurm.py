@@ -61,8 +61,10 @@ def test_quick_run_completes_on_slurm_with_adapter_and_evaluation(
     assert (run_dir / f"slurm-{job_id}.out").exists() and (run_dir / SBATCH_FILE).exists()
 
 
-def test_stop_on_a_running_job_saves_the_adapter(slurm_cluster, tiny_bert, tmp_path):
-    run_dir = _run_dir(tmp_path, tiny_bert, epochs=500.0)
+def test_stop_saves_the_adapter_and_resume_resubmits_from_the_checkpoint(
+    slurm_cluster, tiny_bert, tmp_path
+):
+    run_dir = _run_dir(tmp_path, tiny_bert, epochs=12.0)  # 144 steps: stopped long before the end
     job_id = slurm.submit(run_dir)
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while runs.read_status(run_dir).get("step", 0) < 2 and time.monotonic() < deadline:
@@ -71,8 +73,17 @@ def test_stop_on_a_running_job_saves_the_adapter(slurm_cluster, tiny_bert, tmp_p
     assert jobs.stop_job(run_dir)  # the page's Stop: SIGTERM now, cancel after the grace time
     status = jobs.wait_for(run_dir, timeout=JOB_TIMEOUT_S)
     assert status["state"] == "stopped", _why(run_dir)
-    assert 2 <= status["step"] < status["total_steps"]
+    stopped_at = status["step"]
+    assert 2 <= stopped_at < status["total_steps"]
     assert (run_dir / runs.ADAPTER_DIR / "adapter_model.safetensors").exists(), _why(run_dir)
+    _job_end(job_id)
+
+    resumed = slurm.submit(run_dir, resume="latest")
+    status = jobs.wait_for(run_dir, timeout=JOB_TIMEOUT_S)
+    assert status["state"] == "completed" and status["step"] == status["total_steps"], _why(run_dir)
+    log = (run_dir / f"slurm-{resumed}.out").read_text()
+    assert "[step 1/" not in log and f"[step {status['total_steps']}/" in log  # not from step 1
+    _job_end(resumed)
 
 
 def test_pending_job_shows_its_reason_and_stop_cancels_it(slurm_cluster, tmp_path):
