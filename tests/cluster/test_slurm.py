@@ -126,3 +126,27 @@ def test_experts_page_submits_to_the_cluster_and_lists_the_job(slurm_cluster, da
     row = table[table["job_id"] == job_id].iloc[0]
     assert (row["state"], row["reason"]) == ("PENDING", "BeginTime")
     assert jobs.stop_job(run_dir)
+
+
+@pytest.mark.slow
+def test_two_process_job_trains_on_both_ranks_like_a_local_run(slurm_cluster, tiny_bert, tmp_path):
+    """srun + torchrun (c10d rendezvous) as the script does: both ranks train, and the losses
+    match a local 2-process run of the same config."""
+    cluster_run = _run_dir(tmp_path, tiny_bert, epochs=2.0)
+    config = runs.read_config(cluster_run).replace(
+        parallel={"processes_per_node": 2, "strategy": "ddp"}
+    )
+    config.save(cluster_run / runs.CONFIG_FILE)
+    job_id = slurm.submit(cluster_run)
+    local_run = jobs.start_job(config, root=tmp_path / "local")
+    assert jobs.wait_for(local_run, timeout=JOB_TIMEOUT_S)["state"] == "completed"
+    assert jobs.wait_for(cluster_run, timeout=JOB_TIMEOUT_S)["state"] == "completed"
+    assert _job_end(job_id).state == "COMPLETED"
+    log = (cluster_run / f"slurm-{job_id}.out").read_text()
+    assert "rank 0 of 2 starts training" in log and "rank 1 of 2 starts training" in log
+    losses = [
+        [m["loss"] for m in runs.read_metrics(run) if "loss" in m]
+        for run in (cluster_run, local_run)
+    ]
+    assert len(losses[0]) == len(losses[1]) > 1
+    assert losses[0] == pytest.approx(losses[1], abs=1e-4)
