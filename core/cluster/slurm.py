@@ -236,6 +236,9 @@ def refresh(run_dir: Path, grace_s: float = 60.0) -> dict:
     except SlurmError as err:
         return {**status, "slurm_state": "UNKNOWN", "slurm_reason": str(err)}
     changes = {"slurm_state": state.state, "slurm_reason": state.reason}
+    if state.active and status.get("state") == "queued":  # the trainer has not started yet
+        why = f" ({state.reason})" if state.reason else ""
+        changes["message"] = f"Slurm job {job_id}: {state.state}{why}"
     ended_early = state.state not in ("COMPLETED", "UNKNOWN")
     if not state.active and ended_early and status.get("state") in runs.ACTIVE_STATES:
         stopped = state.state in ("CANCELLED", "TIMEOUT") or bool(status.get("stop_requested"))

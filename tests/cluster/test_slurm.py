@@ -91,6 +91,7 @@ def test_pending_job_shows_its_reason_and_stop_cancels_it(slurm_cluster, tmp_pat
     job_id = slurm.submit(run_dir, SlurmOptions(extra_lines=("--begin=now+1hour",)))
     status = slurm.refresh(run_dir)
     assert (status["slurm_state"], status["slurm_reason"]) == ("PENDING", "BeginTime")
+    assert status["message"] == f"Slurm job {job_id}: PENDING (BeginTime)"  # the pages show it
     assert slurm.stop(job_id, grace_s=5).state == "CANCELLED"
     status = jobs.refresh_status(run_dir)
     assert status["state"] == "stopped" and f"job {job_id}: CANCELLED" in status["message"]
