@@ -274,6 +274,10 @@ def refresh_status(run_dir: Path) -> dict:
 
     Reading never fails on a full disk: the verdict is returned even when it cannot be saved.
     """
+    if (Path(run_dir) / "slurm.json").exists():  # a cluster run: Slurm knows whether it runs
+        from core.cluster.slurm import refresh
+
+        return refresh(run_dir)
     status = runs.read_status(run_dir)
     for child in list(_children.values()):
         child.poll()  # reap finished supervisors, so none lingers as a zombie
@@ -305,6 +309,10 @@ def stop_job(run_dir: Path) -> bool:
     Returns:
         False when no live process belongs to the run (the job is then marked failed or lost).
     """
+    if (Path(run_dir) / "slurm.json").exists():
+        from core.cluster.slurm import request_stop
+
+        return request_stop(run_dir)
     status = runs.read_status(run_dir)
     pid = live_process(status) if status.get("state") in runs.ACTIVE_STATES else None
     if pid is None:

@@ -20,6 +20,7 @@ from core.launch.validate import ERROR, validate_parallel
 from core.models import resolve_model_path
 from core.paths import confine_config
 from core.settings import ConfigError, RunConfig, describe
+from pages.cluster import cluster_section
 from pages.common import get_config, require_router, set_config, setting_input
 from pages.common import hardware as common_hardware
 
@@ -312,5 +313,6 @@ if edited != config:
 _memory_section(edited, hardware)
 checks_pass = _checks(edited, hardware)
 _run_here(edited, hardware, checks_pass)
+cluster_section(edited, checks_pass)
 _exports(edited, hardware)
 _save_and_open(edited)

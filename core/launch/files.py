@@ -1,9 +1,9 @@
 """The files and commands that run one `RunConfig` on the engines experts already use.
 
 Every number is filled from the config (no DeepSpeed "auto" left for the engine to guess), so the
-accelerate YAML, the DeepSpeed JSON, the three launch commands and the Slurm script all describe the
-same job as `config.yaml`. Each file is checked by the engine's own parser in
-tests/core/launch/test_files.py.
+accelerate YAML, the DeepSpeed JSON, the three launch commands and the Slurm script (written by
+core/cluster/sbatch.py) all describe the same job as `config.yaml`. Each file is checked by the
+engine's own parser in tests/core/launch/test_files.py.
 
     files = {ACCELERATE_FILE: accelerate_config_yaml(config), DEEPSPEED_FILE: deepspeed_config_json(config)}
 """
@@ -16,13 +16,13 @@ import shlex
 
 import yaml
 
+from core.cluster.sbatch import SBATCH_FILE, SlurmOptions, sbatch_script
 from core.hardware import gpu_has_bf16
 from core.launch.batch import global_batch_size
 from core.settings import RunConfig
 
 ACCELERATE_FILE = "accelerate_config.yaml"
 DEEPSPEED_FILE = "ds_config.json"
-SBATCH_FILE = "train.sbatch"
 CONFIG_FILE = "config.yaml"
 TRAIN_MODULE = "core.train"
 # DeepSpeed's stock bucket sizes (elements); fine for LoRA, where few parameters train.
@@ -300,45 +300,16 @@ def shell_line(argv: list[str]) -> str:
     return " ".join(f'"{arg}"' if re.fullmatch(r"\$\w+", arg) else shlex.quote(arg) for arg in argv)
 
 
-def sbatch_script(
-    config: RunConfig, config_path: str = CONFIG_FILE, time_limit: str = "24:00:00"
-) -> str:
-    """A Slurm batch script: one srun task per node, each running torchrun with c10d rendezvous on
-    the first node of the allocation (so the same script works on any nodes Slurm picks)."""
-    parallel = config.parallel
-    ppn = parallel.processes_per_node
-    train = shell_line(_module_args(config_path))
-    return f"""#!/bin/bash
-# Finetune Studio run '{config.name or "run"}': {parallel.nodes} node(s) x {ppn} GPU(s), \
-strategy {parallel.strategy}, global batch {global_batch_size(config)}.
-# Submit from the folder holding {config_path} and the studio's code:  sbatch {SBATCH_FILE}
-#SBATCH --job-name=finetune-studio
-#SBATCH --nodes={parallel.nodes}
-#SBATCH --ntasks-per-node=1
-#SBATCH --gpus-per-node={ppn}
-#SBATCH --time={time_limit}
-#SBATCH --output=%x-%j.out
-set -euo pipefail
+def generated_files(
+    config: RunConfig, cpu: bool = False, slurm: SlurmOptions | None = None
+) -> dict[str, str]:
+    """Every exported file by name: accelerate YAML, DeepSpeed JSON (DeepSpeed runs only), sbatch.
 
-# One torchrun per node (ntasks-per-node=1) starts the {ppn} processes; all of them meet at a c10d
-# rendezvous on the first node of the allocation.
-head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
-export OMP_NUM_THREADS=${{OMP_NUM_THREADS:-1}}
-
-srun torchrun \\
-  --nnodes "$SLURM_NNODES" \\
-  --nproc_per_node {ppn} \\
-  --rdzv_id "$SLURM_JOB_ID" \\
-  --rdzv_backend c10d \\
-  --rdzv_endpoint "$head_node:{parallel.master_port}" \\
-  {train}
-"""
-
-
-def generated_files(config: RunConfig, cpu: bool = False) -> dict[str, str]:
-    """Every exported file by name: accelerate YAML, DeepSpeed JSON (DeepSpeed runs only), sbatch."""
+    The sbatch script asks for one GPU per process unless `cpu` (or `slurm` says otherwise).
+    """
     files = {ACCELERATE_FILE: accelerate_config_yaml(config, cpu)}
     if config.parallel.strategy == "deepspeed" and not cpu:
         files[DEEPSPEED_FILE] = deepspeed_config_json(config)
-    files[SBATCH_FILE] = sbatch_script(config)
+    gpus = 0 if cpu else config.parallel.processes_per_node
+    files[SBATCH_FILE] = sbatch_script(config, options=slurm or SlurmOptions(gpus_per_node=gpus))
     return files

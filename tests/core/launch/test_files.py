@@ -1,8 +1,6 @@
 """Every generated file and command, read back by the engine that will use it."""
 
 import json
-import shutil
-import subprocess
 
 import pytest
 import yaml
@@ -18,7 +16,6 @@ from core.launch.files import (
     deepspeed_config,
     deepspeed_config_json,
     generated_files,
-    sbatch_script,
     shell_line,
     torchrun_command,
 )
@@ -207,45 +204,6 @@ def test_deepspeed_command_parses(layout):
     assert args.user_args == ["--config", "config.yaml"]
 
 
-@pytest.mark.parametrize("layout, strategy", [("one node", "ddp"), ("two nodes", "zero-3 nvme")])
-def test_sbatch_script_is_valid_bash_with_c10d_rendezvous(tmp_path, layout, strategy):
-    config = make_config(layout, strategy)
-    script = sbatch_script(config)
-    path = tmp_path / SBATCH_FILE
-    path.write_text(script)
-    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    directives = dict(
-        line[len("#SBATCH --") :].split("=", 1)
-        for line in script.splitlines()
-        if line.startswith("#SBATCH")
-    )
-    assert directives["nodes"] == str(config.parallel.nodes)
-    assert directives["ntasks-per-node"] == "1"
-    assert directives["gpus-per-node"] == str(config.parallel.processes_per_node)
-    assert '--rdzv_endpoint "$head_node:' in script and "SLURM_JOB_NODELIST" in script
-
-
-def test_sbatch_torchrun_line_parses_with_torchrun(tmp_path):
-    """The torchrun line of the script, expanded by bash with fake Slurm variables, parses."""
-    from torch.distributed.run import config_from_args, get_args_parser
-
-    if not shutil.which("bash"):
-        pytest.skip("no bash")
-    config = make_config("two nodes", "ddp")
-    script = sbatch_script(config).replace("srun torchrun", "printf '%s\\n' torchrun")
-    script = script.replace(
-        '$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)', "gpu-node-07"
-    )
-    env = {"SLURM_NNODES": "2", "SLURM_JOB_ID": "4242", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr
-    argv = result.stdout.split()
-    launch, _, entry_args = config_from_args(get_args_parser().parse_args(argv[1:]))
-    assert launch.rdzv_endpoint == "gpu-node-07:29600" and launch.run_id == "4242"
-    assert (launch.min_nodes, launch.max_nodes, launch.nproc_per_node) == (2, 2, 4)
-
-
 def test_shell_line_keeps_variables_and_quotes_spaces():
     line = shell_line(
         ["accelerate", "--machine_rank", "$NODE_RANK", "--config", "my run/config.yaml"]
@@ -257,3 +215,10 @@ def test_generated_files_include_deepspeed_json_only_for_deepspeed():
     assert DEEPSPEED_FILE in generated_files(make_config("one node", "zero-1"))
     assert DEEPSPEED_FILE not in generated_files(make_config("one node", "ddp"))
     assert yaml.safe_load(generated_files(make_config("one node", "ddp"))[ACCELERATE_FILE])
+
+
+def test_generated_sbatch_asks_for_gpus_only_for_a_gpu_run():
+    """The script itself is checked in tests/cluster/test_sbatch.py."""
+    config = make_config("one node", "ddp")
+    assert "--gpus-per-node=2" in generated_files(config)[SBATCH_FILE]
+    assert "--gpus-per-node" not in generated_files(config, cpu=True)[SBATCH_FILE]

@@ -1,0 +1,90 @@
+"""Bad input around Slurm that needs no cluster: no sbatch here, a folder the nodes cannot see,
+Slurm's error lines in plain words."""
+
+import socket
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import runs
+from core.cluster import slurm
+from core.settings import RunConfig
+
+EXPERTS_PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "experts.py")
+
+
+def open_experts_page(config: RunConfig) -> AppTest:
+    at = AppTest.from_file(EXPERTS_PAGE, default_timeout=60)
+    at.session_state["config"] = config
+    return at.run()
+
+
+def test_no_sbatch_on_the_path_says_why_and_submits_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    run_dir = runs.create_run(RunConfig(), root=tmp_path)
+    assert "no sbatch" in slurm.unavailable_reason()
+    with pytest.raises(slurm.SlurmError, match="no sbatch, squeue, scancel on the PATH"):
+        slurm.submit(run_dir)
+    assert not (run_dir / slurm.SLURM_FILE).exists()
+    assert runs.read_status(run_dir)["state"] == "queued"
+
+
+def test_bad_options_are_refused_before_slurm_is_asked(tmp_path):
+    run_dir = runs.create_run(RunConfig(), root=tmp_path)
+    with pytest.raises(slurm.SlurmError, match="time limit 'soon'"):
+        slurm.submit(run_dir, slurm.SlurmOptions(time_limit="soon"))
+
+
+def test_a_folder_on_this_machines_disk_is_refused_for_other_nodes(tmp_path):
+    here = socket.gethostname().split(".")[0]
+    local = tmp_path.resolve()  # pytest's folders live under /tmp
+    assert str(local).startswith("/tmp/")
+    assert "cannot see" in slurm.run_dir_problem(local, ["gpu-node-01", "gpu-node-02"])
+    assert "STUDIO_DATA" in slurm.run_dir_problem(local, ["gpu-node-01"])
+    assert slurm.run_dir_problem(local, [here]) == ""  # a one-node cluster on this machine
+    assert "does not exist" in slurm.run_dir_problem(local / "missing", [here])
+
+
+def test_slurm_errors_read_as_plain_words():
+    stderr = (
+        "sbatch: error: invalid partition specified: gpu\n"
+        "sbatch: error: Batch job submission failed: Invalid partition name specified\n"
+    )
+    assert slurm.plain_reason(stderr) == (
+        "invalid partition specified: gpu; Batch job submission failed: "
+        "Invalid partition name specified"
+    )
+    assert slurm.plain_reason("") == "Slurm gave no reason"
+
+
+def test_a_run_without_a_job_is_left_to_the_local_path(tmp_path):
+    run_dir = runs.create_run(RunConfig(), root=tmp_path)
+    assert slurm.job_id_of(run_dir) == ""
+    assert slurm.refresh(run_dir) == runs.read_status(run_dir)
+    assert not slurm.request_stop(run_dir)
+
+
+def test_experts_page_says_why_slurm_is_unavailable(tmp_path, monkeypatch, data_root):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    at = open_experts_page(RunConfig())
+    assert not at.exception
+    notes = " ".join(str(info.value) for info in at.info)
+    assert "Not available here: no sbatch" in notes
+    assert not [b for b in at.button if b.label == "Submit to Slurm"]
+
+
+def test_experts_page_says_so_when_no_cluster_answers(tmp_path, monkeypatch, data_root):
+    """Slurm's commands are here but no cluster is configured: Slurm's own reason is shown."""
+    for name in ("sbatch", "squeue", "scancel"):
+        (tmp_path / name).write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "sinfo").write_text(
+        "#!/bin/sh\necho 'sinfo: fatal: Could not establish a configuration source' >&2\nexit 1\n"
+    )
+    for tool in tmp_path.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    at = open_experts_page(RunConfig())
+    assert not at.exception
+    notes = " ".join(str(info.value) for info in at.info)
+    assert "sinfo cannot reach a cluster: Could not establish a configuration source" in notes
