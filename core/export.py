@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from core import runs
+from core.card import card_markdown, read_card
 
 
 def model_card(run_dir: Path) -> str:
@@ -60,6 +61,7 @@ def model_card(run_dir: Path) -> str:
         "",
         "Retrain exactly: `python -m core.train --config config.yaml`.",
     ]
+    lines += card_markdown(read_card(run_dir))
     return "\n".join(lines) + "\n"
 
 
@@ -82,5 +84,7 @@ def adapter_zip(run_dir: Path) -> bytes:
         evaluation = runs.read_eval(run_dir)
         if evaluation:
             archive.writestr("eval.json", json.dumps(evaluation, indent=1))
+        if (run_dir / "card.json").is_file():  # reproducibility card (core.card)
+            archive.write(run_dir / "card.json", "card.json")
         archive.writestr("README.md", model_card(run_dir))
     return buffer.getvalue()

@@ -114,6 +114,10 @@ def _train(
 
     threads = speed.set_cpu_threads()
     model_path = resolve_model_path(config.model.name_or_path)
+    if is_main and resume is None:
+        from core.card import write_card
+
+        write_card(run_dir, config, model_path)  # reproducibility card, before any step
     set_seed(config.training.seed)  # before the classifier head and LoRA weights are drawn
     prepared = prepare_task(config, model_path, run_precision(config))
     args = build_training_args(config, run_dir, n_train=prepared.n_train)
