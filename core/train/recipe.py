@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core import runs
 from core.data.load import DataError
+from core.energy import EnergyCallback
 from core.models import ModelError, resolve_model_path
 from core.settings import ConfigError, RunConfig
 from core.train.callbacks import StudioCallback
@@ -131,7 +132,7 @@ def _train(
         data_collator=prepared.collator,
         processing_class=prepared.tokenizer,
         compute_metrics=prepared.compute_metrics,
-        callbacks=[callback, guard] + _early_stopping(config),
+        callbacks=[callback, guard, EnergyCallback(run_dir, is_main)] + _early_stopping(config),
     )
     trainer.remove_callback(PrinterCallback)  # our callback prints one line per log instead
     if is_main:

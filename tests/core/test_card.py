@@ -157,3 +157,12 @@ def test_adapter_zip_carries_the_card(tiny_run):
         readme = archive.read("README.md").decode()
     assert "## Reproducibility" in readme
     assert read_card(tiny_run)["model"]["revision"] in readme
+
+
+def test_run_records_its_energy_measured_or_labelled_estimated(tiny_run):
+    from core.energy import EnergyMeter, read_energy
+
+    record = read_energy(tiny_run)
+    assert record["method"] == ("measured" if EnergyMeter().counters else "estimated")
+    assert record["tokens"] > 0 and record["joules"] > 0
+    assert record["tokens_per_joule"] == pytest.approx(record["tokens"] / record["joules"])
