@@ -10,8 +10,8 @@ The trainer writes `RUN_DIR/card.json` when a run starts (core.train.recipe), be
 `revision` is the Hub commit sha for a Hub model (read from the local cache: the Hub is never
 asked) or `sha256:<hex>` over every file of a local folder, so a changed checkpoint is caught.
 
-    python -m core.card show RUN_DIR
-    python -m core.card reproduce RUN_DIR      # core.reproduce: a new run from the card, compared
+    python -m core.card RUN_DIR             # print the card
+    python -m core.reproduce RUN_DIR        # a new run from the card alone, compared
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ def card_markdown(card: dict) -> list[str]:
         f"- Hardware: {hardware.get('cpu')}, {hardware.get('cpu_cores')} cores, "
         f"GPUs: {', '.join(hardware.get('gpus') or []) or 'none'}",
         "- Everything (full config, command): `card.json`. Reproduce and compare: "
-        "`python -m core.card reproduce RUN_DIR`.",
+        "`python -m core.reproduce RUN_DIR`.",
     ]
 
 
@@ -234,13 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m core.card", description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["show", "reproduce"])
     parser.add_argument("run_dir", help="a run directory holding card.json")
     args = parser.parse_args(argv)
-    if args.action == "reproduce":
-        from core.reproduce import main as reproduce_main
-
-        return reproduce_main([args.run_dir])
     card = read_card(Path(args.run_dir))
     if not card:
         print(

@@ -1,6 +1,6 @@
 """Reproduce a run from its card alone and say whether the result matches.
 
-    python -m core.card reproduce RUN_DIR     # starts a new run, waits, compares, exit 0 = match
+    python -m core.reproduce RUN_DIR     # starts a new run, waits, compares; exit 0 = match
 
 Before anything starts, the differences between the card and this machine (library versions,
 app commit, hardware, the model's content) are listed: they are the likely cause of any mismatch.
@@ -98,8 +98,19 @@ def start_reproduction(run_dir: Path, root: Path | None = None) -> tuple[Path, l
     return new_dir, differences
 
 
-def compare_runs(original: Path, new: Path, differences: list[str] | None = None) -> dict:
-    """Whether `new` reproduces `original`: eval losses, predictions, verdict and likely causes."""
+def read_reproduction(run_dir: Path) -> dict:
+    """RUN_DIR/reproduction.json ({"of", "differences"[, "result"]}); {} for an ordinary run."""
+    try:
+        return json.loads((Path(run_dir) / REPRODUCTION_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def compare_runs(
+    original: Path, new: Path, differences: list[str] | None = None, predictions: bool = True
+) -> dict:
+    """Whether `new` reproduces `original`: eval losses, predictions (unless `predictions` is
+    False: it loads both models), verdict and likely causes."""
     first, second = runs.read_eval(original), runs.read_eval(new)
     if "eval_loss" not in first or "eval_loss" not in second:
         missing = original if "eval_loss" not in first else new
@@ -110,11 +121,12 @@ def compare_runs(original: Path, new: Path, differences: list[str] | None = None
         "eval_loss_delta": delta,
         "loss_within_tolerance": delta <= LOSS_TOLERANCE,
     }
-    if "labels" in first:
+    if "labels" in first and predictions:
         changed = changed_predictions(original, new)
         result["predictions_compared"] = changed["compared"]
         result["predictions_differing"] = changed["differing"]
         result["confusion_equal"] = first.get("confusion") == second.get("confusion")
+    result["predictions_skipped"] = "labels" in first and not predictions
     result["match"] = result["loss_within_tolerance"] and not result.get("predictions_differing")
     result["likely_causes"] = [] if result["match"] else list(differences or [])
     return result
@@ -158,17 +170,26 @@ def summary_lines(result: dict) -> list[str]:
             f"predictions: {result['predictions_differing']} of "
             f"{result['predictions_compared']} rows differ"
         )
-    lines.append("REPRODUCED: the result matches." if result["match"] else "NOT reproduced.")
+    verdict = "REPRODUCED: the result matches." if result["match"] else "NOT reproduced."
+    if result.get("predictions_skipped") and result["match"]:
+        verdict = "REPRODUCED as far as eval loss shows (predictions not compared)."
+    lines.append(verdict)
     if not result["match"]:
         causes = result["likely_causes"] or ["none found: same versions, commit and hardware"]
         lines += ["Likely causes:"] + [f"  - {c}" for c in causes]
     return lines
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from core import jobs
 
-    run_dir = Path(argv[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m core.reproduce", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("run_dir", help="the run directory whose card.json to reproduce")
+    run_dir = Path(parser.parse_args(argv).run_dir)
     try:
         new_dir, differences = start_reproduction(run_dir)
     except ReproduceError as err:
@@ -190,3 +211,7 @@ def main(argv: list[str]) -> int:
     print("\n".join(summary_lines(result)))
     print(json.dumps({k: v for k, v in result.items() if k != "likely_causes"}))
     return 0 if result["match"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -28,6 +28,9 @@ from core.reproduce import (
     start_reproduction,
     summary_lines,
 )
+from core.reproduce import (
+    main as reproduce_main,
+)
 from core.settings import RunConfig
 
 
@@ -146,9 +149,10 @@ def test_changed_data_is_refused_before_starting(tiny_run, tmp_path):
 
 
 def test_cli_without_a_card_says_so(tmp_path, capsys):
-    assert card_main(["reproduce", str(tmp_path)]) == 2
+    assert reproduce_main([str(tmp_path)]) == 2
     assert "no card.json" in capsys.readouterr().err
-    assert card_main(["show", str(tmp_path)]) == 2
+    assert card_main([str(tmp_path)]) == 2
+    assert "no card.json" in capsys.readouterr().err
 
 
 def test_adapter_zip_carries_the_card(tiny_run):

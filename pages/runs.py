@@ -1,0 +1,97 @@
+"""Runs: every run with its data, model, settings, result, time and energy; compare and reproduce."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import compare, runs
+from core.plots.compare import curve_keys, overlay_figure
+from pages.common import require_router
+
+require_router()
+
+st.header("Runs")
+st.caption(
+    "Every run on this machine. Pick two or more to overlay their curves and see only the "
+    "settings that differ; reproduce one from its card."
+)
+all_rows = compare.run_rows()
+if not all_rows:
+    st.info("No runs yet. Start one on the Train page.")
+    st.stop()
+
+cols = st.columns([2, 1, 1])
+text = cols[0].text_input("Filter", placeholder="run, model, data fingerprint, settings…")
+states = cols[1].multiselect("Status", sorted({r["status"] for r in all_rows}))
+tasks = cols[2].multiselect("Task", sorted({r["task"] for r in all_rows}))
+rows = compare.filter_rows(all_rows, text, states, tasks)
+st.dataframe(rows, width="stretch", hide_index=True)  # click a column header to sort
+st.caption(
+    f"{len(rows)} of {len(all_rows)} runs. Energy says 'measured' only where a hardware "
+    "counter was read; otherwise it is the estimate, labelled so."
+)
+
+groups = sorted({r["group"] for r in rows})
+group = st.selectbox(
+    "Select a group (a search's trials, a run and its reproductions)", ["—"] + groups
+)
+default = [r["run"] for r in rows if r["group"] == group] if group != "—" else []
+chosen = st.multiselect("Runs to compare", [r["run"] for r in rows], default=default)
+
+
+def show_comparison(names: list[str]) -> None:
+    dirs = [runs.runs_root() / name for name in names]
+    curves = {d.name: runs.read_metrics(d) for d in dirs}
+    keys = curve_keys(curves)
+    if keys:
+        key = st.radio("Curve", keys, horizontal=True)
+        st.plotly_chart(overlay_figure(curves, key, key.replace("_", " ")), width="stretch")
+    else:
+        st.info("None of these runs has logged a step yet.")
+    st.subheader("Final metrics")
+    st.dataframe(compare.metrics_side_by_side(dirs), width="stretch", hide_index=True)
+    st.subheader("Settings that differ")
+    configs = {d.name: runs.read_config(d) for d in dirs}
+    diff = compare.config_diff(configs)
+    if diff:
+        st.dataframe(diff, width="stretch", hide_index=True)
+    else:
+        st.success("Same settings in every chosen run.")
+
+
+def show_reproduction(run_dir: Path) -> None:
+    """For a reproduction: does it match the run it reproduces (eval loss; predictions on ask)?"""
+    from core.reproduce import compare_runs, read_reproduction, summary_lines
+
+    record = read_reproduction(run_dir)
+    if not record:
+        return
+    original = Path(record["of"])
+    exact = st.checkbox("Compare every prediction too (loads both models)")
+    result = compare_runs(original, run_dir, record.get("differences"), predictions=exact)
+    st.markdown(f"Reproduction of **{original.name}**:")
+    st.code("\n".join(summary_lines(result)), language="text")
+
+
+if len(chosen) >= 2:
+    show_comparison(chosen)
+elif chosen:
+    st.info("Pick at least one more run to compare.")
+
+st.subheader("Reproduce a run")
+target = st.selectbox("Run", [r["run"] for r in rows], key="reproduce_run")
+show_reproduction(runs.runs_root() / target)
+if st.button("Reproduce from its card", help="A new run from card.json alone; compare when done."):
+    from core.reproduce import ReproduceError, start_reproduction
+
+    try:
+        new_dir, differences = start_reproduction(runs.runs_root() / target)
+    except ReproduceError as err:
+        st.error(str(err))
+    else:
+        st.success(f"Started {Path(new_dir).name}. When it finishes, compare the two runs above.")
+        if differences:
+            st.warning(
+                "Differs from the card (the likely cause of any mismatch):\n\n- "
+                + "\n- ".join(differences)
+            )

@@ -1,0 +1,67 @@
+"""Runs page: the table, filters, two runs compared (curves, metrics, only differing settings)."""
+
+from __future__ import annotations
+
+import json
+
+from core import runs
+from core.settings import RunConfig
+from tests.app.conftest import button, go, texts
+
+
+def finished_run(name: str, lr: float, accuracy: float, losses: list[float]):
+    config = RunConfig(name=name).replace(
+        training={"learning_rate": lr}, data={"fingerprint": "abc123"}
+    )
+    run_dir = runs.create_run(config)
+    runs.write_status(run_dir, state="completed", started=100.0, finished=160.5)
+    for step, loss in enumerate(losses, start=1):
+        runs.append_metrics(run_dir, {"step": step, "loss": loss})
+    runs.append_metrics(run_dir, {"step": len(losses), "eval_loss": losses[-1] + 0.1})
+    evaluation = {"accuracy": accuracy, "eval_loss": losses[-1] + 0.1, "labels": ["a", "b"]}
+    (run_dir / runs.EVAL_FILE).write_text(json.dumps(evaluation))
+    (run_dir / "energy.json").write_text(
+        json.dumps({"method": "estimated", "joules": 1200.0, "seconds": 60.0})
+    )
+    return run_dir
+
+
+def test_no_runs_yet(app):
+    go(app, "pages/runs.py")
+    assert "No runs yet" in texts(app.info)
+
+
+def test_table_lists_runs_and_filters_them(app):
+    finished_run("sweep-trial-1", 3e-3, 0.9, [0.7, 0.5])
+    finished_run("sweep-trial-2", 1e-3, 0.8, [0.7, 0.6])
+    finished_run("other", 3e-3, 0.7, [0.7, 0.65])
+    go(app, "pages/runs.py")
+    table = app.dataframe[0].value
+    assert len(table) == 3
+    row = table[table["run"].str.endswith("other")].iloc[0]
+    assert row["value"] == 0.7 and row["wall time (s)"] == 60.5
+    assert row["energy"] == "≈ 1.2 kJ estimated" and row["data"] == "abc123"
+    assert set(table["group"]) == {"sweep", "other"}
+    app.text_input[0].set_value("sweep").run()
+    assert len(app.dataframe[0].value) == 2
+
+
+def test_a_group_compares_curves_metrics_and_only_differing_settings(app):
+    finished_run("sweep-trial-1", 3e-3, 0.9, [0.7, 0.5])
+    finished_run("sweep-trial-2", 1e-3, 0.8, [0.7, 0.6])
+    go(app, "pages/runs.py")
+    app.selectbox[0].set_value("sweep").run()
+    assert not app.exception
+    assert len(app.multiselect[2].value) == 2
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert len(figure["data"]) == 2  # one training-loss line per run
+    metrics, diff = app.dataframe[1].value, app.dataframe[2].value
+    assert set(metrics["metric"]) == {"accuracy", "eval_loss"}
+    assert sorted(diff["setting"]) == ["name", "training.learning_rate"]
+
+
+def test_reproduce_without_a_card_says_why(app):
+    finished_run("old", 3e-3, 0.9, [0.7, 0.5])
+    go(app, "pages/runs.py")
+    button(app, "Reproduce from its card").click().run()
+    assert "has no card.json" in texts(app.error)
