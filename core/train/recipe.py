@@ -16,6 +16,7 @@ from core.data.load import DataError
 from core.energy import EnergyCallback
 from core.models import ModelError, resolve_model_path
 from core.settings import ConfigError, RunConfig
+from core.tracking import TrackingCallback
 from core.train.callbacks import StudioCallback
 from core.train.health import DivergenceGuard, guard_failure
 from core.train.precision import parameter_dtypes, precision_text, record_dtypes, run_precision
@@ -124,6 +125,7 @@ def _train(
     args = build_training_args(config, run_dir, n_train=prepared.n_train)
     callback = StudioCallback(run_dir, stop, is_main, process_started=started)
     guard = DivergenceGuard()
+    tracking = TrackingCallback(run_dir, config.to_dict(), config.data.fingerprint, is_main)
     trainer = StudioTrainer(
         model=prepared.model,
         args=args,
@@ -132,7 +134,8 @@ def _train(
         data_collator=prepared.collator,
         processing_class=prepared.tokenizer,
         compute_metrics=prepared.compute_metrics,
-        callbacks=[callback, guard, EnergyCallback(run_dir, is_main)] + _early_stopping(config),
+        callbacks=[callback, guard, EnergyCallback(run_dir, is_main), tracking]
+        + _early_stopping(config),
     )
     trainer.remove_callback(PrinterCallback)  # our callback prints one line per log instead
     if is_main:
@@ -150,6 +153,7 @@ def _train(
     trainer.train(resume_from_checkpoint=_resume_point(run_dir, resume))
     failure = guard_failure(trainer)
     if failure:
+        tracking.finish("failed")
         return {"state": "failed", "message": failure}
     if is_main:
         save_adapter(trainer, prepared.tokenizer, run_dir, config, prepared.labels)
@@ -157,6 +161,7 @@ def _train(
         record_dtypes(run_dir, trainer.model)
         _learn_speed(config, model_path, args, *callback.steady_speed(trainer.state))
     stopped = stop.requested
+    tracking.finish("stopped" if stopped else "completed")  # MLflow: the card, the adapter
     return {
         "state": "stopped" if stopped else "completed",
         "message": _outcome(trainer, stopped),

@@ -170,3 +170,21 @@ def test_run_records_its_energy_measured_or_labelled_estimated(tiny_run):
     assert record["method"] == ("measured" if EnergyMeter().counters else "estimated")
     assert record["tokens"] > 0 and record["joules"] > 0
     assert record["tokens_per_joule"] == pytest.approx(record["tokens"] / record["joules"])
+
+
+def test_run_says_whether_it_was_tracked_and_why_not(tiny_run):
+    from core.tracking import read_tracking
+
+    record = read_tracking(tiny_run)
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        assert record["enabled"] is False
+        assert record["reason"].startswith("mlflow is not installed")
+    else:
+        from mlflow.tracking import MlflowClient
+
+        assert record["enabled"] is True, record["reason"]
+        run = MlflowClient(tracking_uri=record["uri"]).get_run(record["run_id"])
+        assert run.info.status == "FINISHED"
+        assert "loss" in run.data.metrics and "final_eval_loss" in run.data.metrics
