@@ -11,7 +11,7 @@ Counters read:
 Where no counter can be read (as on a cloud VM or a container) the record says "estimated", with
 the method: the power the pre-run estimate assumes (core.hardware.plan_from_hardware) times the
 wall time. It never looks like a measurement. The trainer writes RUN_DIR/energy.json at the end
-of training (EnergyCallback).
+of training (core.run_callbacks.EnergyCallback).
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from transformers import TrainerCallback
-
-from core import runs
 
 ENERGY_FILE = "energy.json"
 RAPL_ROOT = Path("/sys/class/powercap")
@@ -154,23 +150,3 @@ def read_energy(run_dir: Path) -> dict:
         return json.loads((Path(run_dir) / ENERGY_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
-
-
-class EnergyCallback(TrainerCallback):
-    """Measures (or estimates) the energy of training and writes RUN_DIR/energy.json at the end."""
-
-    def __init__(self, run_dir: Path, is_main: bool, meter: EnergyMeter | None = None):
-        self.run_dir, self.is_main = Path(run_dir), is_main
-        self.meter = meter
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        if self.is_main:
-            self.meter = self.meter or EnergyMeter()
-            self.meter.start()
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if not self.is_main or self.meter is None:
-            return
-        tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
-        record = energy_record(self.meter.stop(), tokens, assumed_power_w(), self.meter.unavailable)
-        runs.write_json_atomic(self.run_dir / ENERGY_FILE, record)

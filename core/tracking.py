@@ -21,8 +21,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from transformers import TrainerCallback
-
 from core import runs
 
 SETTINGS_FILE = "tracking-settings.json"  # in the data root: {"uri": ...}
@@ -178,31 +176,3 @@ def read_tracking(run_dir: Path) -> dict:
         return json.loads((Path(run_dir) / RUN_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
-
-
-class TrackingCallback(TrainerCallback):
-    """Opens the MLflow run when training begins and logs every metric record as it comes."""
-
-    def __init__(self, run_dir: Path, config_dict: dict, fingerprint: str, is_main: bool):
-        self.tracker = Tracker(run_dir)
-        self.config_dict, self.fingerprint, self.is_main = config_dict, fingerprint, is_main
-
-    started = False
-
-    def _start_once(self) -> None:
-        # At the first log, after the first step: importing mlflow (seconds) never delays it.
-        if not self.started:
-            self.started = True
-            self.tracker.start(self.config_dict, self.fingerprint)
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.is_main:
-            self._start_once()
-            if self.tracker.state["enabled"]:
-                self.tracker.log_metrics(dict(logs or {}), state.global_step)
-
-    def finish(self, state: str) -> None:
-        """Log the final metrics and artifacts (after the adapter is saved) and close the run."""
-        if self.is_main:
-            self._start_once()
-            self.tracker.finish(state)

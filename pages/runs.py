@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import compare, runs
+from core import compare, runs, tracking
 from core.plots.compare import curve_keys, overlay_figure
 from pages.common import require_router
 
@@ -78,9 +78,32 @@ if len(chosen) >= 2:
 elif chosen:
     st.info("Pick at least one more run to compare.")
 
+
+def show_tracking(run_dir: Path) -> None:
+    """Where runs are tracked, the team server setting, and this run's tracking state."""
+    uri, source = tracking.tracking_uri()
+    st.markdown(f"Runs are tracked in MLflow at `{uri}` ({source}).")
+    record = tracking.read_tracking(run_dir)
+    if record and not record.get("enabled"):
+        st.warning(f"Tracking is off for {run_dir.name}: {record.get('reason')}")
+    elif record:
+        st.success(f"{run_dir.name} is MLflow run `{record.get('run_id')}`.")
+    saved = tracking.read_settings().get("uri", "")
+    new_uri = st.text_input("Team MLflow server (empty: the local store)", value=saved)
+    if st.button("Save tracking server") and new_uri != saved:
+        tracking.save_uri(new_uri)
+        st.rerun()
+    st.caption(
+        "See the local store's runs with `mlflow ui --backend-store-uri "
+        f"{tracking.local_store_uri()}`. `MLFLOW_TRACKING_URI`, when set, wins over both."
+    )
+
+
 st.subheader("Reproduce a run")
 target = st.selectbox("Run", [r["run"] for r in rows], key="reproduce_run")
 show_reproduction(runs.runs_root() / target)
+with st.expander("Tracking in MLflow"):
+    show_tracking(runs.runs_root() / target)
 if st.button("Reproduce from its card", help="A new run from card.json alone; compare when done."):
     from core.reproduce import ReproduceError, start_reproduction
 

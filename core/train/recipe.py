@@ -13,10 +13,9 @@ from pathlib import Path
 
 from core import runs
 from core.data.load import DataError
-from core.energy import EnergyCallback
 from core.models import ModelError, resolve_model_path
+from core.run_callbacks import EnergyCallback, TrackingCallback
 from core.settings import ConfigError, RunConfig
-from core.tracking import TrackingCallback
 from core.train.callbacks import StudioCallback
 from core.train.health import DivergenceGuard, guard_failure
 from core.train.precision import parameter_dtypes, precision_text, record_dtypes, run_precision

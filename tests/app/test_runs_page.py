@@ -65,3 +65,19 @@ def test_reproduce_without_a_card_says_why(app):
     go(app, "pages/runs.py")
     button(app, "Reproduce from its card").click().run()
     assert "has no card.json" in texts(app.error)
+
+
+def test_tracking_off_is_shown_with_its_reason_and_a_server_can_be_set(app, monkeypatch):
+    from core import tracking
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    run_dir = finished_run("tracked", 3e-3, 0.9, [0.7, 0.5])
+    reason = "the MLflow server at http://x:1 cannot be reached (refused)"
+    (run_dir / tracking.RUN_FILE).write_text(json.dumps({"enabled": False, "reason": reason}))
+    go(app, "pages/runs.py")
+    assert f"Tracking is off for {run_dir.name}: {reason}" in texts(app.warning)
+    field = [t for t in app.text_input if t.label.startswith("Team MLflow server")][0]
+    field.set_value("http://mlflow.team:5000").run()
+    button(app, "Save tracking server").click().run()
+    assert tracking.tracking_uri() == ("http://mlflow.team:5000", "the Runs page setting")
+    assert "http://mlflow.team:5000" in texts(app.markdown)

@@ -78,3 +78,16 @@ def test_overlay_has_one_line_per_run_that_logged_the_curve():
     fig = overlay_figure(curves, "loss", "loss").to_dict()
     assert [list(t["y"]) for t in fig["data"]] == [[0.7, 0.5], [0.9]]
     assert curve_keys(curves) == ["loss", "eval_loss"]
+
+
+def test_the_runs_page_modules_load_no_transformers():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, core.compare, core.tracking, core.energy, core.card, core.reproduce, "
+        "core.plots.compare; print('transformers' in sys.modules or 'torch' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
