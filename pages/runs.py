@@ -104,17 +104,26 @@ target = st.selectbox("Run", [r["run"] for r in rows], key="reproduce_run")
 show_reproduction(runs.runs_root() / target)
 with st.expander("Tracking in MLflow"):
     show_tracking(runs.runs_root() / target)
-if st.button("Reproduce from its card", help="A new run from card.json alone; compare when done."):
-    from core.reproduce import ReproduceError, start_reproduction
+if st.button("Reproduce from its card", help="Checks the card against this machine first."):
+    from core.reproduce import ReproduceError, check_card
 
     try:
-        new_dir, differences = start_reproduction(runs.runs_root() / target)
+        st.session_state["reproduce_check"] = (target, check_card(runs.runs_root() / target)[1])
     except ReproduceError as err:
+        st.session_state.pop("reproduce_check", None)
         st.error(str(err))
+checked = st.session_state.get("reproduce_check")
+if checked and checked[0] == target:
+    if checked[1]:
+        st.warning(
+            "Differs from the card (the likely cause of any mismatch):\n\n- "
+            + "\n- ".join(checked[1])
+        )
     else:
-        st.success(f"Started {Path(new_dir).name}. When it finishes, compare the two runs above.")
-        if differences:
-            st.warning(
-                "Differs from the card (the likely cause of any mismatch):\n\n- "
-                + "\n- ".join(differences)
-            )
+        st.info("Same library versions, app commit, hardware and model content as the card.")
+    if st.button("Start the reproduction"):
+        from core.reproduce import start_reproduction
+
+        new_dir, _ = start_reproduction(runs.runs_root() / target)
+        st.session_state.pop("reproduce_check")
+        st.success(f"Started {Path(new_dir).name}; pick it above when it finishes to compare.")

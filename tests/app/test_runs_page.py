@@ -81,3 +81,35 @@ def test_tracking_off_is_shown_with_its_reason_and_a_server_can_be_set(app, monk
     button(app, "Save tracking server").click().run()
     assert tracking.tracking_uri() == ("http://mlflow.team:5000", "the Runs page setting")
     assert "http://mlflow.team:5000" in texts(app.markdown)
+
+
+def test_card_from_another_machine_lists_differences_before_starting(app, monkeypatch, tmp_path):
+    from core import jobs
+    from core.card import CARD_FILE, git_state, hardware_summary, library_versions
+    from core.data.lineage import data_fingerprint
+    from tests.conftest import write_reviews
+
+    data = write_reviews(tmp_path / "reviews.csv", rows=40)
+    run_dir = finished_run("moved", 3e-3, 0.9, [0.7, 0.5])
+    config = RunConfig(name="moved").replace(
+        data={"path": str(data), "fingerprint": data_fingerprint(data)}
+    )
+    card = {
+        "config": config.to_dict(),
+        "data": {"fingerprint": config.data.fingerprint},
+        "model": {"revision": None},
+        "versions": dict(library_versions(), torch="1.0.0"),
+        "git": git_state(),
+        "hardware": dict(hardware_summary(), cpu_cores=512),
+    }
+    (run_dir / CARD_FILE).write_text(json.dumps(card))
+    started = []
+    monkeypatch.setattr(jobs, "start_job", lambda cfg, root=None: started.append(cfg) or run_dir)
+    go(app, "pages/runs.py")
+    button(app, "Reproduce from its card").click().run()
+    warning = texts(app.warning)
+    assert "torch: 1.0.0 in the card" in warning and "cpu_cores: 512 in the card" in warning
+    assert started == []  # nothing starts before the user has seen the differences
+    button(app, "Start the reproduction").click().run()
+    assert [c.data.path for c in started] == [str(data)]
+    assert started[0].name == "reproduce-moved"
