@@ -37,7 +37,7 @@ def check_card(run_dir: Path) -> tuple[RunConfig, list[str]]:
     card = read_card(run_dir)
     if not card:
         raise ReproduceError(
-            f"{run_dir} has no card.json (runs from before cards have none): rerun its "
+            f"{run_dir} has no readable card.json (runs from before cards have none): rerun its "
             "config with `python -m core.train --config config.yaml` instead."
         )
     try:

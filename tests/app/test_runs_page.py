@@ -64,7 +64,7 @@ def test_reproduce_without_a_card_says_why(app):
     finished_run("old", 3e-3, 0.9, [0.7, 0.5])
     go(app, "pages/runs.py")
     button(app, "Reproduce from its card").click().run()
-    assert "has no card.json" in texts(app.error)
+    assert "has no readable card.json" in texts(app.error)
 
 
 def test_tracking_off_is_shown_with_its_reason_and_a_server_can_be_set(app, monkeypatch):
