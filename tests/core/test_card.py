@@ -150,7 +150,7 @@ def test_changed_data_is_refused_before_starting(tiny_run, tmp_path):
 
 def test_cli_without_a_card_says_so(tmp_path, capsys):
     assert reproduce_main([str(tmp_path)]) == 2
-    assert "no card.json" in capsys.readouterr().err
+    assert "has no readable card.json" in capsys.readouterr().err
     assert card_main([str(tmp_path)]) == 2
     assert "no card.json" in capsys.readouterr().err
 
