@@ -105,6 +105,16 @@ def test_reproduced_run_matches(tiny_run):
     assert record["of"] == str(tiny_run)
 
 
+def test_another_seed_is_not_called_a_reproduction(tiny_run):
+    """The comparison can fail on real runs: the same card with another seed does not match."""
+    config = runs.read_config(tiny_run)
+    other = jobs.start_job(config.replace(training={"seed": 7}), root=tiny_run.parent)
+    assert jobs.wait_for(other, timeout=300)["state"] == "completed", runs.tail_log(other)
+    result = compare_runs(tiny_run, other)
+    assert result["eval_loss_delta"] > LOSS_TOLERANCE
+    assert result["match"] is False and "NOT reproduced." in summary_lines(result)
+
+
 def test_a_different_result_is_not_called_a_match(tiny_run, tmp_path):
     other = tmp_path / "other"
     other.mkdir()
