@@ -37,6 +37,7 @@ pages = {
     "Experts": [
         st.Page("pages/experts.py", title="Expert settings", icon=":material/tune:"),
         st.Page("pages/jobs.py", title="Jobs", icon=":material/list:"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/compare_arrows:"),
     ],
 }
 page = st.navigation(pages)

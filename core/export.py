@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 from core import runs
+from core.card import card_markdown, read_card
 from core.models import EMBEDDED_MODEL, resolve_model_path
 
 # The embedded model's public id, so a downloaded adapter loads against the Hub's copy.
@@ -76,6 +77,7 @@ def model_card(run_dir: Path) -> str:
         "",
         "Retrain exactly: `python -m core.train --config config.yaml`.",
     ]
+    lines += card_markdown(read_card(run_dir))
     return "\n".join(lines) + "\n"
 
 
@@ -157,5 +159,8 @@ def adapter_zip(run_dir: Path, include_examples: bool = False) -> bytes:
             evaluation = {k: v for k, v in evaluation.items() if k not in RAW_EVAL_KEYS}
         if evaluation:
             archive.writestr("eval.json", scrub(json.dumps(evaluation, indent=1), replacements))
+        if (run_dir / "card.json").is_file():  # reproducibility card (core.card), paths scrubbed
+            card = (run_dir / "card.json").read_text(encoding="utf-8")
+            archive.writestr("card.json", scrub(card, replacements))
         archive.writestr("README.md", scrub(model_card(run_dir), replacements))
     return buffer.getvalue()

@@ -14,6 +14,7 @@ from pathlib import Path
 from core import runs
 from core.data.load import DataError
 from core.models import ModelError, resolve_model_path
+from core.run_callbacks import EnergyCallback, TrackingCallback
 from core.settings import ConfigError, RunConfig
 from core.train.callbacks import StudioCallback
 from core.train.health import DivergenceGuard, guard_failure
@@ -114,11 +115,16 @@ def _train(
 
     threads = speed.set_cpu_threads()
     model_path = resolve_model_path(config.model.name_or_path)
+    if is_main and resume is None:
+        from core.card import write_card
+
+        write_card(run_dir, config, model_path)  # reproducibility card, before any step
     set_seed(config.training.seed)  # before the classifier head and LoRA weights are drawn
     prepared = prepare_task(config, model_path, run_precision(config))
     args = build_training_args(config, run_dir, n_train=prepared.n_train)
     callback = StudioCallback(run_dir, stop, is_main, process_started=started)
     guard = DivergenceGuard()
+    tracking = TrackingCallback(run_dir, config.to_dict(), config.data.fingerprint, is_main)
     trainer = StudioTrainer(
         model=prepared.model,
         args=args,
@@ -127,7 +133,8 @@ def _train(
         data_collator=prepared.collator,
         processing_class=prepared.tokenizer,
         compute_metrics=prepared.compute_metrics,
-        callbacks=[callback, guard] + _early_stopping(config),
+        callbacks=[callback, guard, EnergyCallback(run_dir, is_main), tracking]
+        + _early_stopping(config),
     )
     trainer.remove_callback(PrinterCallback)  # our callback prints one line per log instead
     if is_main:
@@ -144,6 +151,7 @@ def _train(
     trainer.train(resume_from_checkpoint=_resume_point(run_dir, resume))
     failure = guard_failure(trainer)
     if failure:
+        tracking.finish("failed")
         return {"state": "failed", "message": failure}
     if is_main:
         save_adapter(trainer, prepared.tokenizer, run_dir, config, prepared.labels)
@@ -151,6 +159,7 @@ def _train(
         record_dtypes(run_dir, trainer.model)
         _learn_speed(config, model_path, args, *callback.steady_speed(trainer.state))
     stopped = stop.requested
+    tracking.finish("stopped" if stopped else "completed")  # MLflow: the card, the adapter
     return {
         "state": "stopped" if stopped else "completed",
         "message": _outcome(trainer, stopped),

@@ -1,0 +1,147 @@
+"""Every run in one table, and two or more runs side by side: metrics and the settings that differ.
+
+The Runs page (pages/runs.py) shows these; the figures are in core.plots.compare.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from core import runs
+from core.settings import ConfigError, RunConfig
+
+try:  # the presets are moving from core.settings to core.presets (the "fit" branch)
+    from core.presets import PRESETS
+except ImportError:
+    from core.settings import PRESETS
+
+# Trials of an automatic search and reproductions share their origin's group.
+_GROUP_SUFFIX = re.compile(r"(-trial-?\d+|-\d+)$")
+
+
+def preset_of(config: RunConfig) -> str:
+    """The guided preset this config equals in training and LoRA settings, else "custom"."""
+    for name, preset in PRESETS.items():
+        training = all(getattr(config.training, k) == v for k, v in preset["training"].items())
+        lora = all(getattr(config.lora, k) == v for k, v in preset["lora"].items())
+        if training and lora:
+            return name
+    return "custom"
+
+
+def settings_text(config: RunConfig) -> str:
+    """The settings that matter most, in one short line."""
+    t, lora = config.training, config.lora
+    steps = f"{t.max_steps} steps" if t.max_steps > 0 else f"{t.num_train_epochs:g} ep"
+    return f"{preset_of(config)}: {steps}, lr {t.learning_rate:g}, {lora.method} r{lora.r}"
+
+
+def main_metric(evaluation: dict) -> tuple[str, float | None]:
+    """The run's headline number: accuracy for classification, else validation loss."""
+    if "accuracy" in evaluation:
+        return "accuracy", evaluation["accuracy"]
+    if "eval_loss" in evaluation:
+        return "eval loss", evaluation["eval_loss"]
+    return "", None
+
+
+def wall_seconds(status: dict) -> float | None:
+    """From process start to the end of the run (None while it has not ended)."""
+    start, end = status.get("started"), status.get("finished")
+    return round(end - start, 1) if start and end else None
+
+
+def energy_text(run_dir: Path) -> str:
+    """Measured joules, or the estimate labelled as such; a dash when neither was recorded."""
+    from core.energy import read_energy
+
+    record = read_energy(run_dir)
+    if not record:
+        return "—"
+    if record.get("method") == "measured":
+        return f"{record['joules'] / 1000:.3g} kJ measured"
+    return f"≈ {record['joules'] / 1000:.3g} kJ estimated"
+
+
+def group_of(config: RunConfig, run_dir: Path) -> str:
+    """A search's trials and a run's reproductions share a group: the name without its suffix."""
+    name = config.name or run_dir.name
+    return _GROUP_SUFFIX.sub("", name.removeprefix("reproduce-")) or name
+
+
+def run_row(run_dir: Path) -> dict | None:
+    """One line of the Runs table; None for a folder whose config cannot be read."""
+    try:
+        config = runs.read_config(run_dir)
+    except (ConfigError, OSError):
+        return None
+    status, evaluation = runs.read_status(run_dir), runs.read_eval(run_dir)
+    metric, value = main_metric(evaluation)
+    return {
+        "run": run_dir.name,
+        "group": group_of(config, run_dir),
+        "status": status.get("state", "?"),
+        "model": config.model.name_or_path,
+        "task": config.model.task,
+        "data": config.data.fingerprint or "—",
+        "settings": settings_text(config),
+        "metric": metric,
+        "value": None if value is None else round(value, 4),
+        "wall time (s)": wall_seconds(status),
+        "energy": energy_text(run_dir),
+        "cost": "$0 (this machine)" if status.get("finished") else "—",
+    }
+
+
+def run_rows(root: Path | None = None) -> list[dict]:
+    """The Runs table: every readable run, newest first."""
+    return [row for run_dir in runs.list_runs(root) if (row := run_row(run_dir))]
+
+
+def filter_rows(rows: list[dict], text: str = "", states=(), tasks=()) -> list[dict]:
+    """Rows whose run, model, group or settings contain `text`, in the chosen states and tasks."""
+    needle = text.strip().lower()
+
+    def keep(row: dict) -> bool:
+        haystack = " ".join(str(row[k]) for k in ("run", "model", "group", "settings", "data"))
+        return (
+            (not needle or needle in haystack.lower())
+            and (not states or row["status"] in states)
+            and (not tasks or row["task"] in tasks)
+        )
+
+    return [row for row in rows if keep(row)]
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_diff(configs: dict[str, RunConfig]) -> list[dict]:
+    """Only the settings that differ between the runs: one row per setting, one column per run."""
+    flat = {name: _flatten(config.to_dict()) for name, config in configs.items()}
+    keys = sorted(set().union(*flat.values()))
+    rows = []
+    for key in keys:
+        values = [flat[name].get(key) for name in flat]
+        if any(v != values[0] for v in values[1:]):
+            rows.append({"setting": key, **{name: _cell(flat[name].get(key)) for name in flat}})
+    return rows
+
+
+def _cell(value) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def metrics_side_by_side(run_dirs: list[Path]) -> list[dict]:
+    """Final validation numbers (eval.json's scalars) as rows, one column per run."""
+    evals = {Path(d).name: runs.read_eval(d) for d in run_dirs}
+    keys = sorted({k for e in evals.values() for k, v in e.items() if isinstance(v, (int, float))})
+    return [{"metric": k, **{name: e.get(k) for name, e in evals.items()}} for k in keys]

@@ -1,0 +1,63 @@
+"""The trainer's callbacks for experiments: energy (core.energy) and MLflow (core.tracking).
+
+Apart from those modules so that the Runs page can read energy and tracking records without
+loading transformers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from core import runs
+from core.energy import ENERGY_FILE, EnergyMeter, assumed_power_w, energy_record
+from core.tracking import Tracker
+
+
+class EnergyCallback(TrainerCallback):
+    """Measures (or estimates) the energy of training and writes RUN_DIR/energy.json at the end."""
+
+    def __init__(self, run_dir: Path, is_main: bool, meter: EnergyMeter | None = None):
+        self.run_dir, self.is_main = Path(run_dir), is_main
+        self.meter = meter
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.is_main:
+            self.meter = self.meter or EnergyMeter()
+            self.meter.start()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if not self.is_main or self.meter is None:
+            return
+        tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
+        record = energy_record(self.meter.stop(), tokens, assumed_power_w(), self.meter.unavailable)
+        runs.write_json_atomic(self.run_dir / ENERGY_FILE, record)
+
+
+class TrackingCallback(TrainerCallback):
+    """Opens the MLflow run when training begins and logs every metric record as it comes."""
+
+    def __init__(self, run_dir: Path, config_dict: dict, fingerprint: str, is_main: bool):
+        self.tracker = Tracker(run_dir)
+        self.config_dict, self.fingerprint, self.is_main = config_dict, fingerprint, is_main
+
+    started = False
+
+    def _start_once(self) -> None:
+        # At the first log, after the first step: importing mlflow (seconds) never delays it.
+        if not self.started:
+            self.started = True
+            self.tracker.start(self.config_dict, self.fingerprint)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.is_main:
+            self._start_once()
+            if self.tracker.state["enabled"]:
+                self.tracker.log_metrics(dict(logs or {}), state.global_step)
+
+    def finish(self, state: str) -> None:
+        """Log the final metrics and artifacts (after the adapter is saved) and close the run."""
+        if self.is_main:
+            self._start_once()
+            self.tracker.finish(state)

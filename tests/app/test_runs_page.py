@@ -1,0 +1,115 @@
+"""Runs page: the table, filters, two runs compared (curves, metrics, only differing settings)."""
+
+from __future__ import annotations
+
+import json
+
+from core import runs
+from core.settings import RunConfig
+from tests.app.conftest import button, go, texts
+
+
+def finished_run(name: str, lr: float, accuracy: float, losses: list[float]):
+    config = RunConfig(name=name).replace(
+        training={"learning_rate": lr}, data={"fingerprint": "abc123"}
+    )
+    run_dir = runs.create_run(config)
+    runs.write_status(run_dir, state="completed", started=100.0, finished=160.5)
+    for step, loss in enumerate(losses, start=1):
+        runs.append_metrics(run_dir, {"step": step, "loss": loss})
+    runs.append_metrics(run_dir, {"step": len(losses), "eval_loss": losses[-1] + 0.1})
+    evaluation = {"accuracy": accuracy, "eval_loss": losses[-1] + 0.1, "labels": ["a", "b"]}
+    (run_dir / runs.EVAL_FILE).write_text(json.dumps(evaluation))
+    (run_dir / "energy.json").write_text(
+        json.dumps({"method": "estimated", "joules": 1200.0, "seconds": 60.0})
+    )
+    return run_dir
+
+
+def test_no_runs_yet(app):
+    go(app, "pages/runs.py")
+    assert "No runs yet" in texts(app.info)
+
+
+def test_table_lists_runs_and_filters_them(app):
+    finished_run("sweep-trial-1", 3e-3, 0.9, [0.7, 0.5])
+    finished_run("sweep-trial-2", 1e-3, 0.8, [0.7, 0.6])
+    finished_run("other", 3e-3, 0.7, [0.7, 0.65])
+    go(app, "pages/runs.py")
+    table = app.dataframe[0].value
+    assert len(table) == 3
+    row = table[table["run"].str.endswith("other")].iloc[0]
+    assert row["value"] == 0.7 and row["wall time (s)"] == 60.5
+    assert row["energy"] == "≈ 1.2 kJ estimated" and row["data"] == "abc123"
+    assert set(table["group"]) == {"sweep", "other"}
+    app.text_input[0].set_value("sweep").run()
+    assert len(app.dataframe[0].value) == 2
+
+
+def test_a_group_compares_curves_metrics_and_only_differing_settings(app):
+    finished_run("sweep-trial-1", 3e-3, 0.9, [0.7, 0.5])
+    finished_run("sweep-trial-2", 1e-3, 0.8, [0.7, 0.6])
+    go(app, "pages/runs.py")
+    app.selectbox[0].set_value("sweep").run()
+    assert not app.exception
+    assert len(app.multiselect[2].value) == 2
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert len(figure["data"]) == 2  # one training-loss line per run
+    metrics, diff = app.dataframe[1].value, app.dataframe[2].value
+    assert set(metrics["metric"]) == {"accuracy", "eval_loss"}
+    assert sorted(diff["setting"]) == ["name", "training.learning_rate"]
+
+
+def test_reproduce_without_a_card_says_why(app):
+    finished_run("old", 3e-3, 0.9, [0.7, 0.5])
+    go(app, "pages/runs.py")
+    button(app, "Reproduce from its card").click().run()
+    assert "has no readable card.json" in texts(app.error)
+
+
+def test_tracking_off_is_shown_with_its_reason_and_a_server_can_be_set(app, monkeypatch):
+    from core import tracking
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    run_dir = finished_run("tracked", 3e-3, 0.9, [0.7, 0.5])
+    reason = "the MLflow server at http://x:1 cannot be reached (refused)"
+    (run_dir / tracking.RUN_FILE).write_text(json.dumps({"enabled": False, "reason": reason}))
+    go(app, "pages/runs.py")
+    assert f"Tracking is off for {run_dir.name}: {reason}" in texts(app.warning)
+    field = [t for t in app.text_input if t.label.startswith("Team MLflow server")][0]
+    field.set_value("http://mlflow.team:5000").run()
+    button(app, "Save tracking server").click().run()
+    assert tracking.tracking_uri() == ("http://mlflow.team:5000", "the Runs page setting")
+    assert "http://mlflow.team:5000" in texts(app.markdown)
+
+
+def test_card_from_another_machine_lists_differences_before_starting(app, monkeypatch, tmp_path):
+    from core import jobs
+    from core.card import CARD_FILE, git_state, hardware_summary, library_versions
+    from core.data.lineage import data_fingerprint
+    from tests.conftest import write_reviews
+
+    data = write_reviews(tmp_path / "reviews.csv", rows=40)
+    run_dir = finished_run("moved", 3e-3, 0.9, [0.7, 0.5])
+    config = RunConfig(name="moved").replace(
+        data={"path": str(data), "fingerprint": data_fingerprint(data)}
+    )
+    card = {
+        "config": config.to_dict(),
+        "data": {"fingerprint": config.data.fingerprint},
+        "model": {"revision": None},
+        "versions": dict(library_versions(), torch="1.0.0"),
+        "git": git_state(),
+        "hardware": dict(hardware_summary(), cpu_cores=512),
+    }
+    (run_dir / CARD_FILE).write_text(json.dumps(card))
+    started = []
+    monkeypatch.setattr(jobs, "start_job", lambda cfg, root=None: started.append(cfg) or run_dir)
+    go(app, "pages/runs.py")
+    button(app, "Reproduce from its card").click().run()
+    warning = texts(app.warning)
+    assert "torch: 1.0.0 in the card" in warning and "cpu_cores: 512 in the card" in warning
+    assert started == []  # nothing starts before the user has seen the differences
+    button(app, "Start the reproduction").click().run()
+    assert [c.data.path for c in started] == [str(data)]
+    assert started[0].name == "reproduce-moved"
