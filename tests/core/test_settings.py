@@ -1,6 +1,6 @@
 import pytest
 
-from core.settings import PRESETS, ConfigError, RunConfig, apply_preset, describe
+from core.settings import ConfigError, RunConfig, describe
 
 
 def test_config_round_trips_through_its_file(tmp_path):
@@ -37,15 +37,6 @@ def test_load_reports_missing_and_broken_files(tmp_path):
     broken.write_text("training: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         RunConfig.load(broken)
-
-
-@pytest.mark.parametrize("name", list(PRESETS))
-def test_presets_set_what_their_summary_says(name):
-    config = apply_preset(RunConfig(), name)
-    preset = PRESETS[name]
-    assert config.training.num_train_epochs == preset["training"]["num_train_epochs"]
-    assert f"rank {config.lora.r}" in preset["summary"]
-    assert f"{config.training.num_train_epochs:g} epoch" in preset["summary"]
 
 
 def test_describe_gives_label_help_and_expert_flag():
