@@ -114,7 +114,7 @@ def test_a_short_search_trains_trials_as_runs_and_promotes_the_best(
         _config(reviews_csv).replace(model={"name_or_path": str(tiny_bert)}), "Auto"
     )
     parent = runs.create_run(config.replace(name="auto"))
-    create_search(parent, budget_minutes=1.5)
+    create_search(parent, budget_minutes=1.0)
     status = run_search(parent, say=lambda _: None)
     search = read_search(parent)
     assert status["state"] == "completed", runs.tail_log(parent)
