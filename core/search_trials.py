@@ -13,6 +13,8 @@ from core import jobs, runs
 from core.search import (
     FINAL_SHARE,
     MAX_SEARCH_ROWS,
+    MIN_TRIAL_STEPS,
+    MIN_TRIALS,
     STUDY_FILE,
     TRIALS_DIR,
     SearchSpace,
@@ -167,11 +169,13 @@ def search_loop(parent: Path, stop, say) -> None:
     write_search(parent, search)
     study = make_study(parent, base.training.seed)
     study.enqueue_trial(FIRST_TRIAL)
-    durations: list[float] = []
+    per_step = 0.0  # measured seconds per step, start-up included (0: no trial ended yet)
     while not stop.requested:
         left = deadline - time.time()
-        if durations and left < 0.8 * max(durations):
-            break  # the next trial would not finish in time
+        if per_step:  # later trials are sized by the speed measured here, not the estimate
+            steps = resize_steps(steps, per_step, left, MIN_TRIALS - trial_count(parent))
+            if left < MIN_TRIAL_STEPS * per_step:
+                break  # not even a short trial would finish in time
         trial = study.ask(space.distributions())
         record = {"number": trial.number, "params": trial.params, "started_at": time.time()}
         say(f"trial {trial.number + 1}: {describe_params(trial.params)}")
@@ -184,16 +188,28 @@ def search_loop(parent: Path, stop, say) -> None:
             deadline,
             stop,
         )
-        durations.append(time.time() - begun)
+        duration = time.time() - begun
+        per_step = duration / max(1, runs.read_status(Path(record["run_dir"])).get("step", 0))
         state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(
             outcome, TrialState.FAIL
         )
         study.tell(trial, record["value"] if outcome == "complete" else None, state=state)
-        record.update(state=outcome, duration_s=round(durations[-1], 1))
+        record.update(state=outcome, duration_s=round(duration, 1), steps=steps)
         yield_search_progress(parent, record, {})
         say(f"trial {trial.number + 1}: {outcome}, value {record.get('value')}")
         if outcome == "failed" and trial.number == 0:
             break  # the default settings cannot train: more trials would fail the same way
+
+
+def trial_count(parent: Path) -> int:
+    return len(read_search(parent).get("trials", []))
+
+
+def resize_steps(steps: int, per_step: float, left_s: float, trials_wanted: int) -> int:
+    """Steps for the next trial: no more than before, fewer when the measured speed says the
+    trials still wanted would not fit in the time left (never below MIN_TRIAL_STEPS)."""
+    fits = int(left_s / max(1, trials_wanted) / per_step)
+    return max(MIN_TRIAL_STEPS, min(steps, fits))
 
 
 def best_trial(search: dict) -> dict | None:

@@ -128,3 +128,12 @@ def test_a_short_search_trains_trials_as_runs_and_promotes_the_best(
 
 def time_of(search: dict) -> float:
     return max(t["started_at"] + t["duration_s"] for t in search["trials"]) - search["started"]
+
+
+def test_later_trials_shrink_to_the_measured_speed_never_below_the_floor():
+    from core.search import MIN_TRIAL_STEPS
+    from core.search_trials import resize_steps
+
+    assert resize_steps(300, per_step=1.0, left_s=200, trials_wanted=2) == 100
+    assert resize_steps(300, per_step=0.1, left_s=600, trials_wanted=2) == 300  # never longer
+    assert resize_steps(300, per_step=5.0, left_s=100, trials_wanted=3) == MIN_TRIAL_STEPS
