@@ -11,8 +11,8 @@ import streamlit as st
 
 from core import jobs, runs
 from core.plots.trials import trials_figure
-from core.search import minimum_budget_s, read_search
-from pages.common import hardware
+from core.search import SearchSpace, minimum_budget_s, read_search
+from pages.common import hardware, is_expert
 
 DEFAULT_BUDGET_MINUTES = 5.0
 
@@ -58,6 +58,25 @@ def budget_input(config) -> tuple[float, str]:
             "fit (weaker ones are stopped early, leaving room for more)."
         )
     return budget, ""
+
+
+def search_space_input() -> SearchSpace:
+    """Auto's search space: the measured default, or (Expert mode) what the expert sets."""
+    default = SearchSpace()
+    if not is_expert():
+        return default
+    with st.expander("Auto's search space"):
+        left, right = st.columns(2)
+        low = left.number_input("Lowest learning rate", 1e-6, 1.0, default.lr_low, format="%.1e")
+        high = right.number_input(
+            "Highest learning rate", 1e-6, 1.0, default.lr_high, format="%.1e"
+        )
+        ranks = left.multiselect("LoRA ranks", [4, 8, 16, 32, 64], list(default.ranks))
+        batches = right.multiselect("Batch sizes", [4, 8, 16, 32], list(default.batch_sizes))
+    if low >= high or not ranks or not batches:
+        st.warning("The search space is empty: the default is used.", icon=":material/warning:")
+        return default
+    return SearchSpace(low, high, tuple(ranks), tuple(batches))
 
 
 def _trial_table(search: dict) -> list[dict]:

@@ -21,7 +21,7 @@ from pages.common import (
     stepper,
 )
 from pages.live_view import render_live, render_sample_batch
-from pages.search_view import budget_input, render_search
+from pages.search_view import budget_input, render_search, search_space_input
 
 require_router()
 
@@ -86,6 +86,7 @@ if st.session_state.get("_plan_text") and config.data.path:
     first = "Auto's first trial: " if preset == "Auto" else f"{preset}: "
     st.caption(first + st.session_state["_plan_text"] + ", fitted to your data.")
 budget, budget_problem = budget_input(config) if preset == "Auto" else (0.0, "")
+space = search_space_input() if preset == "Auto" else None
 
 
 def device_count() -> tuple[int, str]:
@@ -171,7 +172,7 @@ if st.button(
         if preset == "Auto":
             from core.search import start_search
 
-            run_dir = str(start_search(config, budget))
+            run_dir = str(start_search(config, budget, space=space))
         else:
             run_dir = str(jobs.start_job(config.replace(name=f"{preset.lower()}")))
     except ConfigError as err:
@@ -197,4 +198,6 @@ if run_dir:
         st.code(
             f"python -m core.train --config {Path(run_dir) / runs.CONFIG_FILE}", language="bash"
         )
+        st.caption("Or the whole guided path, Auto included, in one line:")
+        st.code(f"python -m core.fit --data {config.data.path} --preset auto", language="bash")
         st.code((Path(run_dir) / runs.CONFIG_FILE).read_text(), language="yaml")

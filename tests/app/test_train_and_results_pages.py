@@ -148,3 +148,12 @@ def test_the_estimate_uses_the_chosen_data(app):
     go(app, "pages/train.py")
     summary = " ".join(i.value for i in app.info)
     assert "on this computer's CPU" in summary and "GB of" in summary and "kWh" in summary
+
+
+def test_experts_can_narrow_autos_search_space(app):
+    app.session_state["mode"] = "Expert"
+    go(app, "pages/train.py")
+    ranks = [w for w in app.multiselect if w.label == "LoRA ranks"][0]
+    assert ranks.value == [8, 16, 32]
+    ranks.set_value([]).run()
+    assert "search space is empty" in texts(app.warning)

@@ -68,7 +68,7 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
 
     # Auto is the default; a short budget keeps the suite's time (the app suggests 5 minutes).
     assert page.get_by_role("radio", name="Auto").is_checked()
-    budget = page.get_by_label("Time budget for Auto (minutes)")
+    budget = page.get_by_label("Time budget for Auto (minutes)", exact=True)
     budget.fill("1.5")
     budget.press("Enter")
     _settle(page)
