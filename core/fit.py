@@ -113,15 +113,15 @@ def new_run_dir(config: RunConfig, out: str) -> Path:
 
 
 def follow(run_dir: Path) -> dict:
-    """Print the job's progress until it ends; return its final status."""
-    shown = None
+    """Print the job's progress (each state, and every 10 s while it trains) until it ends."""
+    shown, printed_at = None, 0.0
     while True:
         status = jobs.refresh_status(run_dir)
-        line = f"{status.get('state', 'queued')} · step {status.get('step', 0)}"
-        line += f" of {status.get('total_steps') or '?'}"
-        if line != shown:
+        state = status.get("state", "queued")
+        line = f"{state} · step {status.get('step', 0)} of {status.get('total_steps') or '?'}"
+        if line != shown and (not shown or state not in shown or time.time() - printed_at > 10):
             print(line, flush=True)
-            shown = line
+            shown, printed_at = line, time.time()
         if status.get("state") in runs.FINAL_STATES:
             return status
         time.sleep(2)
@@ -139,6 +139,8 @@ def fit(args: argparse.Namespace) -> int:
     except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if config.name == "auto":
+        plan = f"up to {args.budget_minutes:g} minutes of trials; the first is Balanced: {plan}"
     print(f"{config.name}: {plan}; run directory {run_dir}", flush=True)
     if config.name == "auto":
         from core.search import run_search

@@ -113,8 +113,8 @@ def render_search(run_dir: str) -> None:
     budget = search.get("budget_s", 0)
     st.progress(
         min(1.0, elapsed / budget) if budget else 0.0,
-        text=f"{state.capitalize()} · {elapsed / 60:.1f} of {budget / 60:.1f} minutes · "
-        f"{status.get('message', '')}",
+        text=f"{state.capitalize()} · {elapsed / 60:.1f} of {budget / 60:.1f} minutes"
+        + (f" · {status.get('message', '')}" if state in runs.ACTIVE_STATES else ""),
     )
     if any(t.get("values") for t in search.get("trials", [])):
         st.plotly_chart(trials_figure(search), width="stretch")

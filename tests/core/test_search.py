@@ -88,7 +88,7 @@ def test_the_best_complete_trial_wins_and_the_message_says_why():
     assert winner["number"] == 2
     text = explain_winner(SEARCH, winner, {"accuracy": 0.9}, "trial-2")
     assert "tried 3 settings (1 stopped early" in text
-    assert "trial 3" in text and "against 0.800 for the Balanced settings" in text
+    assert "trial 3" in text and "against 0.800 for the default settings" in text
     assert "90.0%" in text
 
 
@@ -118,7 +118,7 @@ def test_a_short_search_trains_trials_as_runs_and_promotes_the_best(
     status = run_search(parent, say=lambda _: None)
     search = read_search(parent)
     assert status["state"] == "completed", runs.tail_log(parent)
-    assert len(search["trials"]) >= 2 and search["trials"][0]["params"]["learning_rate"] == 2e-3
+    assert len(search["trials"]) >= 2 and search["trials"][0]["params"]["learning_rate"] == 3e-3
     assert all((parent / "trials").glob("*/config.yaml"))
     winner = best_trial(search)
     assert runs.read_eval(parent)["accuracy"] == runs.read_eval(winner["run_dir"])["accuracy"]
