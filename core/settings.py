@@ -412,4 +412,3 @@ def describe(section: str, name: str) -> dict:
             meta["label"] = meta["label"] or name.replace("_", " ").capitalize()
             return {"name": name, "default": default, **meta}
     raise KeyError(f"no setting {section}.{name}")
-
