@@ -83,8 +83,13 @@ if st.session_state.get("_resolved_for") != resolved_for:
         for key in [k for k in st.session_state if str(k).startswith(("training.", "lora."))]:
             del st.session_state[key]  # the setting widgets show the preset's values, not old ones
 if st.session_state.get("_plan_text") and config.data.path:
-    first = "Auto's first trial: " if preset == "Auto" else f"{preset}: "
-    st.caption(first + st.session_state["_plan_text"] + ", fitted to your data.")
+    if preset == "Auto":
+        st.caption(
+            f"Auto's trials: at most {st.session_state['_plan_text']}, fitted to your data and "
+            "shortened so that several fit the budget."
+        )
+    else:
+        st.caption(f"{preset}: {st.session_state['_plan_text']}, fitted to your data.")
 budget, budget_problem = budget_input(config) if preset == "Auto" else (0.0, "")
 space = search_space_input() if preset == "Auto" else None
 
