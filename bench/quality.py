@@ -122,7 +122,7 @@ def run_setfit(train, val, seed, args) -> dict:
 
 def run_app(path: str, csv: Path, seed: int, args, work: Path) -> dict:
     """One preset or Auto through the one-line launch, as a user would run it."""
-    out = work / f"{path}-{seed}"
+    out = work / f"{csv.stem}-{path}-{seed}"
     command = [
         sys.executable,
         "-m",
@@ -144,7 +144,7 @@ def run_app(path: str, csv: Path, seed: int, args, work: Path) -> dict:
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     result = json.loads((out / "eval.json").read_text()) if (out / "eval.json").exists() else {}
-    if not result:
+    if done.returncode != 0 or not result:
         return {"error": (done.stderr or done.stdout)[-500:]}
     confusion = np.asarray(result["confusion"])
     config = (out / "config.yaml").read_text()
