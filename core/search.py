@@ -180,6 +180,17 @@ class _Stopping:
         signal.signal(signal.SIGINT, lambda *_: setattr(cls, "requested", True))
 
 
+def _wait_for_lock(lock) -> bool:
+    """Wait for the device lock; False when Stop came first (a cancelled queued search)."""
+    while not _Stopping.requested:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            time.sleep(1)
+    return False
+
+
 def run_search(parent: Path, say=print) -> dict:
     """Run the search of `parent` to the end; return its final status.
 
@@ -197,7 +208,10 @@ def run_search(parent: Path, say=print) -> dict:
         except BlockingIOError:
             runs.write_status(parent, message="Auto: queued behind the running job")
             say("queued: waiting for the running job to finish")
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not _wait_for_lock(lock):
+                return runs.write_status(
+                    parent, state="stopped", message="Cancelled before it began"
+                )
         search = read_search(parent)
         search["started"] = time.time()
         write_search(parent, search)
