@@ -268,9 +268,10 @@ def train_winner_on_all_rows(parent: Path, winner: dict, search: dict, say) -> P
     config = trial_config(resolved, winner["params"], 0, steps).replace(name="winner-all-rows")
     say(f"training the winner on all rows: {steps} steps")
     run_dir = jobs.start_job(config, root=parent / TRIALS_DIR)
+    stopping = False
     while jobs.refresh_status(run_dir).get("state") not in runs.FINAL_STATES:
-        if time.time() > deadline + 30:
-            jobs.stop_job(run_dir)
+        if not stopping and time.time() > deadline + 30:
+            stopping = jobs.stop_job(run_dir) or True  # saves the best checkpoint so far
         time.sleep(POLL_S)
     return run_dir if (run_dir / runs.ADAPTER_DIR).exists() else None
 
