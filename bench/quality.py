@@ -109,7 +109,11 @@ def run_setfit(train, val, seed, args) -> dict:
         train = train.groupby("label").sample(frac=share, random_state=seed)
     model = SetFitModel.from_pretrained(str(embedded_model_path()))
     arguments = TrainingArguments(
-        batch_size=16, num_epochs=1, num_iterations=args.setfit_iterations, seed=seed
+        output_dir=tempfile.mkdtemp(prefix="setfit-"),  # its default is ./checkpoints
+        batch_size=16,
+        num_epochs=1,
+        num_iterations=args.setfit_iterations,
+        seed=seed,
     )
     trainer = Trainer(
         model=model,
