@@ -11,22 +11,26 @@ from pathlib import Path
 from core import runs
 from core.settings import ConfigError, RunConfig
 
-try:  # the presets are moving from core.settings to core.presets (the "fit" branch)
-    from core.presets import PRESETS
-except ImportError:
-    from core.settings import PRESETS
+from core.presets import PRESETS
 
 # Trials of an automatic search and reproductions share their origin's group.
 _GROUP_SUFFIX = re.compile(r"(-trial-?\d+|-\d+)$")
 
 
 def preset_of(config: RunConfig) -> str:
-    """The guided preset this config equals in training and LoRA settings, else "custom"."""
-    for name, preset in PRESETS.items():
-        training = all(getattr(config.training, k) == v for k, v in preset["training"].items())
-        lora = all(getattr(config.lora, k) == v for k, v in preset["lora"].items())
-        if training and lora:
-            return name
+    """The guided preset a run came from: its name says so (the app names runs "quick",
+    "auto", "trial-3" …); otherwise the preset whose learning rate and LoRA rank it has, else
+    "custom". Steps and batch depend on the data (core.presets), so they are not compared."""
+    name = config.name.lower()
+    if name.startswith(("auto", "trial-", "winner")):
+        return "Auto"
+    for preset in PRESETS:
+        if name.startswith(preset.lower()):
+            return preset
+    for preset, facts in PRESETS.items():
+        same_lr = config.training.learning_rate == facts.learning_rate
+        if same_lr and config.lora.r == facts.lora_r and config.lora.alpha == 2 * facts.lora_r:
+            return preset
     return "custom"
 
 

@@ -194,34 +194,3 @@ def write_json_schema(path: str | Path = JSON_SCHEMA_PATH) -> Path:
     path = Path(path)
     path.write_text(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
     return path
-
-
-# The guided path's three presets. Each line says what it sets, for the Train page. LoRA on a
-# small encoder wants a high learning rate: 3e-3 took MiniLM from 40% to 94% validation accuracy
-# on the sample reviews in one epoch here; 5e-4 was still at chance after 30 steps.
-PRESETS: dict[str, dict] = {
-    "Quick": {
-        "summary": "1 epoch, learning rate 3e-3, LoRA rank 8: a first result in a few minutes.",
-        "training": {"num_train_epochs": 1.0, "learning_rate": 3e-3, "early_stopping_patience": 0},
-        "lora": {"r": 8, "alpha": 16},
-    },
-    "Balanced": {
-        "summary": "3 epochs, learning rate 2e-3, LoRA rank 16: better accuracy, about 3× longer.",
-        "training": {"num_train_epochs": 3.0, "learning_rate": 2e-3, "early_stopping_patience": 0},
-        "lora": {"r": 16, "alpha": 32},
-    },
-    "Thorough": {
-        "summary": "5 epochs, learning rate 1e-3, LoRA rank 32, stops early when validation loss "
-        "stalls: best accuracy, slowest.",
-        "training": {"num_train_epochs": 5.0, "learning_rate": 1e-3, "early_stopping_patience": 3},
-        "lora": {"r": 32, "alpha": 64},
-    },
-}
-
-
-def apply_preset(config: RunConfig, preset: str) -> RunConfig:
-    """The config with one of PRESETS applied (the data and model stay as they are)."""
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    chosen = PRESETS[preset]
-    return config.replace(training=chosen["training"], lora=chosen["lora"])

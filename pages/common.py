@@ -26,7 +26,7 @@ def init_state() -> None:
     st.session_state.setdefault("config", RunConfig())
     st.session_state.setdefault("mode", "Guided")
     st.session_state.setdefault("run_dir", None)
-    st.session_state.setdefault("preset", "Quick")
+    st.session_state.setdefault("preset", "Auto")
 
 
 def get_config() -> RunConfig:

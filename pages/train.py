@@ -5,7 +5,9 @@ from pathlib import Path
 import streamlit as st
 
 from core import jobs, runs
-from core.settings import PRESETS, SECTIONS, ConfigError, apply_preset
+from core.data.load import DataError
+from core.presets import PRESET_NAMES, resolve_preset, summary
+from core.settings import SECTIONS, ConfigError
 from pages.common import (
     get_config,
     hardware,
@@ -18,6 +20,7 @@ from pages.common import (
     stepper,
 )
 from pages.live_view import render_live, render_sample_batch
+from pages.search_view import budget_input, render_search, search_space_input
 
 require_router()
 
@@ -55,19 +58,39 @@ ready = readiness()
 status = jobs.refresh_status(Path(run_dir)) if run_dir else {}
 active = status.get("state") in runs.ACTIVE_STATES
 
+if st.session_state.get("preset") not in PRESET_NAMES:
+    st.session_state["preset"] = "Auto"
 preset = st.radio(
     "How much effort?",
-    list(PRESETS),
+    list(PRESET_NAMES),
     horizontal=True,
-    index=list(PRESETS).index(st.session_state["preset"]),
-    captions=[PRESETS[name]["summary"] for name in PRESETS],
+    index=list(PRESET_NAMES).index(st.session_state["preset"]),
+    captions=[summary(name) for name in PRESET_NAMES],
 )
-if preset != st.session_state["preset"]:
-    st.session_state["preset"] = preset
-    config = apply_preset(config, preset)
-    set_config(config)
-    for key in [k for k in st.session_state if str(k).startswith(("training.", "lora."))]:
-        del st.session_state[key]  # the setting widgets show the preset's values, not old ones
+st.session_state["preset"] = preset
+# The preset is resolved again whenever it or the data changes (rows decide steps and batch).
+resolved_for = (preset, config.data.path, config.data.validation_fraction, config.model.task)
+if st.session_state.get("_resolved_for") != resolved_for:
+    try:
+        config, plan = resolve_preset(config, preset)
+    except (DataError, ConfigError) as err:
+        st.error(f"The preset could not be fitted to the data: {err}", icon=":material/error:")
+    else:
+        set_config(config)
+        st.session_state["_resolved_for"] = resolved_for
+        st.session_state["_plan_text"] = plan.describe()
+        for key in [k for k in st.session_state if str(k).startswith(("training.", "lora."))]:
+            del st.session_state[key]  # the setting widgets show the preset's values, not old ones
+if st.session_state.get("_plan_text") and config.data.path:
+    if preset == "Auto":
+        st.caption(
+            f"Auto's trials: at most {st.session_state['_plan_text']}, fitted to your data and "
+            "shortened so that several fit the budget."
+        )
+    else:
+        st.caption(f"{preset}: {st.session_state['_plan_text']}, fitted to your data.")
+budget, budget_problem = budget_input(config) if preset == "Auto" else (0.0, "")
+space = search_space_input() if preset == "Auto" else None
 
 
 def device_count() -> tuple[int, str]:
@@ -139,6 +162,7 @@ blocked = [
     f"{step}: {why}" for step, (ok, why) in ready.items() if step in ("Model", "Data") and not ok
 ]
 blocked += launch_problems(config)
+blocked += [budget_problem] if budget_problem else []
 for reason in blocked:
     st.warning(reason, icon=":material/block:")
 if st.button(
@@ -149,7 +173,12 @@ if st.button(
     help="One job runs at a time; a queued run starts by itself when the device is free.",
 ):
     try:
-        run_dir = str(jobs.start_job(config.replace(name=f"{preset.lower()}")))
+        if preset == "Auto":
+            from core.search import start_search
+
+            run_dir = str(start_search(config, budget, space=space))
+        else:
+            run_dir = str(jobs.start_job(config.replace(name=f"{preset.lower()}")))
     except ConfigError as err:
         st.error(str(err), icon=":material/error:")
     else:
@@ -163,7 +192,9 @@ if run_dir:
     st.subheader(f"Run {Path(run_dir).name}")
     fingerprint = runs.read_config(Path(run_dir)).data.fingerprint
     st.caption(f"Data fingerprint `{fingerprint or 'n/a'}`: the exact data this run trains on.")
-    st.fragment(run_every=2 if active else None)(render_live)(run_dir)
+    searching = (Path(run_dir) / "search.json").exists()
+    live = render_search if searching else render_live
+    st.fragment(run_every=2 if active else None)(live)(run_dir)
     render_sample_batch(Path(run_dir))
     if not active:
         next_button("Train", "Next: see the results", "pages/results.py")
@@ -171,4 +202,6 @@ if run_dir:
         st.code(
             f"python -m core.train --config {Path(run_dir) / runs.CONFIG_FILE}", language="bash"
         )
+        st.caption("Or the whole guided path, Auto included, in one line:")
+        st.code(f"python -m core.fit --data {config.data.path} --preset auto", language="bash")
         st.code((Path(run_dir) / runs.CONFIG_FILE).read_text(), language="yaml")

@@ -14,14 +14,6 @@ from tests.app.conftest import button, go, texts
 OFFER = "Run Auto for 5 minutes"
 
 
-def preset_names() -> list[str]:
-    try:  # the presets move to core.presets with the fit branch
-        from core.presets import PRESETS
-    except ImportError:
-        from core.settings import PRESETS
-    return list(PRESETS)
-
-
 def finished_run(true: list[str], predicted: list[str], labels: list[str], name="quick"):
     """A completed run directory whose eval.json scores these predictions, as core.train writes."""
     from sklearn.metrics import confusion_matrix
@@ -85,7 +77,6 @@ def test_the_one_click_offer_sets_the_auto_preset_and_budget_on_the_same_data(ap
     assert app.session_state["config"].data.path == "/data/reviews.csv"
 
 
-@pytest.mark.skipif("Auto" not in preset_names(), reason="the Auto preset comes with fit's branch")
 def test_the_one_click_offer_lands_on_the_train_page_with_auto_chosen(app, data_root):
     true = ["a"] * 30 + ["b"] * 20
     open_results(app, finished_run(true, ["a"] * 50, ["a", "b"]))

@@ -17,10 +17,37 @@ def test_start_is_blocked_with_the_reason_until_data_is_chosen(app):
 def test_presets_explain_what_they_set(app):
     go(app, "pages/train.py")
     radio = app.radio[0]
-    assert list(radio.options) == ["Quick", "Balanced", "Thorough"]
+    assert list(radio.options) == ["Auto", "Quick", "Balanced", "Thorough"]
+    assert radio.value == "Auto"  # the guided default
     radio.set_value("Balanced").run()
     config = app.session_state["config"]
-    assert (config.training.num_train_epochs, config.lora.r) == (3.0, 16)
+    assert (config.training.learning_rate, config.lora.r) == (2e-3, 16)
+
+
+def test_a_preset_is_fitted_to_the_data_and_shows_its_numbers(app, reviews_csv):
+    app.session_state["config"] = app.session_state["config"].replace(
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"}
+    )
+    app.session_state["preset"] = "Quick"
+    go(app, "pages/train.py")
+    config = app.session_state["config"]
+    assert config.training.max_steps >= 150 and config.training.per_device_train_batch_size == 8
+    assert f"about {config.training.max_steps} steps" in texts(app.caption)
+
+
+def test_auto_from_the_results_page_opens_with_its_budget(app, reviews_csv):
+    app.session_state["config"] = app.session_state["config"].replace(
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"}
+    )
+    app.session_state["preset"], app.session_state["auto_budget_minutes"] = "Auto", 7.0
+    go(app, "pages/train.py")
+    assert app.radio[0].value == "Auto"
+    budget = [w for w in app.number_input if w.label.startswith("Time budget")][0]
+    assert budget.value == 7.0
+    assert not button(app, "Start training").disabled
+    budget.set_value(0.1).run()
+    assert "smallest that works" in texts(app.warning)
+    assert button(app, "Start training").disabled
 
 
 def test_expert_mode_shows_every_training_setting(app):
@@ -50,10 +77,14 @@ def test_results_wait_for_a_finished_run(app):
 def test_train_then_results_try_it_and_download(app, reviews_csv):
     config = app.session_state["config"]
     app.session_state["config"] = config.replace(
-        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"},
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"}
+    )
+    app.session_state["preset"] = "Quick"
+    go(app, "pages/train.py")  # fits Quick to the data; then an expert shortens it
+    app.session_state["config"] = app.session_state["config"].replace(
         training={"max_steps": 12, "learning_rate": 2e-3, "per_device_train_batch_size": 8},
     )
-    go(app, "pages/train.py")
+    app.run()
     button(app, "Start training").click().run()
     run_dir = Path(app.session_state["run_dir"])
     assert runs.read_config(run_dir).training.max_steps == 12
@@ -119,3 +150,12 @@ def test_the_estimate_uses_the_chosen_data(app):
     go(app, "pages/train.py")
     summary = " ".join(i.value for i in app.info)
     assert "on this computer's CPU" in summary and "GB of" in summary and "kWh" in summary
+
+
+def test_experts_can_narrow_autos_search_space(app):
+    app.session_state["mode"] = "Expert"
+    go(app, "pages/train.py")
+    ranks = [w for w in app.multiselect if w.label == "LoRA ranks"][0]
+    assert ranks.value == [8, 16, 32]
+    ranks.set_value([]).run()
+    assert "search space is empty" in texts(app.warning)

@@ -8,20 +8,22 @@ from core.compare import config_diff, filter_rows, group_of, preset_of
 from core.plots.compare import curve_keys, overlay_figure
 from core.settings import RunConfig
 
-try:  # the presets move to core.presets with the fit branch
-    from core.presets import PRESETS
-except ImportError:
-    from core.settings import PRESETS
+from core.presets import PRESETS
 
 
 def with_preset(name: str) -> RunConfig:
     preset = PRESETS[name]
-    return RunConfig().replace(training=preset["training"], lora=preset["lora"])
+    return RunConfig().replace(
+        training={"learning_rate": preset.learning_rate},
+        lora={"r": preset.lora_r, "alpha": 2 * preset.lora_r},
+    )
 
 
 def test_each_preset_is_recognised_and_a_change_makes_it_custom():
     for name in PRESETS:
         assert preset_of(with_preset(name)) == name
+        assert preset_of(RunConfig(name=name.lower())) == name  # the app names runs by preset
+    assert preset_of(RunConfig(name="trial-3")) == "Auto"
     changed = with_preset("Quick").replace(training={"learning_rate": 1e-5})
     assert preset_of(changed) == "custom"
 

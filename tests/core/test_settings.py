@@ -6,11 +6,9 @@ import yaml
 
 from core.settings import (
     JSON_SCHEMA_PATH,
-    PRESETS,
     SECTIONS,
     ConfigError,
     RunConfig,
-    apply_preset,
     describe,
     json_schema,
 )
@@ -115,15 +113,6 @@ def test_load_names_the_problem_of_a_bad_file_in_one_line(tmp_path, text, fragme
 def test_load_reports_a_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="no config file"):
         RunConfig.load(tmp_path / "nope.yaml")
-
-
-@pytest.mark.parametrize("name", list(PRESETS))
-def test_presets_set_what_their_summary_says(name):
-    config = apply_preset(RunConfig(), name)
-    preset = PRESETS[name]
-    assert config.training.num_train_epochs == preset["training"]["num_train_epochs"]
-    assert f"rank {config.lora.r}" in preset["summary"]
-    assert f"{config.training.num_train_epochs:g} epoch" in preset["summary"]
 
 
 def test_describe_gives_label_help_expert_flag_and_limits():

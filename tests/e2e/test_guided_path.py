@@ -1,4 +1,4 @@
-"""The whole guided path in a real browser: Home → Model → Data → Train → Results → download.
+"""The whole guided path in a real browser: Home → Model → Data → Train (Auto) → Results → download.
 
 Starts `streamlit run app.py` on a free port and drives Debian's headless Chromium with Playwright.
 Screenshots of every step land in test-artifacts/e2e/ (look at them).
@@ -66,17 +66,28 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
     _shot(page, "03b-data-fixed")
     page.get_by_role("button", name="Next: train").click()
 
+    # Auto is the default; a short budget keeps the suite's time (the app suggests 5 minutes).
+    assert page.get_by_role("radio", name="Auto").is_checked()
+    budget = page.get_by_label("Time budget for Auto (minutes)", exact=True)
+    budget.fill("1.5")
+    budget.press("Enter")
+    _settle(page)
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text(re.compile(r"Running · step \d+ of \d+")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"Running · [\d.]+ of 1\.5 minutes · Auto: trial 1")).wait_for(
+        timeout=90_000
+    )
     _shot(page, "04-train-running")
 
-    # A reload (or a second tab) starts a new session: it must find the running job again.
+    # A reload (or a second tab) starts a new session: it must find the running search again.
     page.goto(f"{app_url}/train")
-    page.get_by_text(re.compile(r"(Running|Completed) · step \d+ of \d+")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"(Running|Completed) · [\d.]+ of 1\.5 minutes")).wait_for(
+        timeout=60_000
+    )
     assert page.get_by_text("Upload a data file").count() == 0  # it took over the job's choices
 
     page.get_by_role("button", name="Next: see the results").wait_for(timeout=480_000)
     _settle(page)
+    assert page.get_by_text(re.compile(r"Auto tried \d+ settings")).count() == 1  # and why
     _shot(page, "05-train-done")
     page.get_by_role("button", name="Next: see the results").click()
 

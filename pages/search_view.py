@@ -1,0 +1,134 @@
+"""Auto's live view for the Train page: the budget, then the trials as they run.
+
+Not a page itself (app.py lists the pages explicitly).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import jobs, runs
+from core.plots.trials import trials_figure
+from core.search import SearchSpace, minimum_budget_s, read_search
+from pages.common import hardware, is_expert
+
+DEFAULT_BUDGET_MINUTES = 5.0
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _smallest_budget_minutes(config_yaml: str) -> float:
+    import yaml
+
+    from core.data.load import DataError
+    from core.settings import RunConfig
+
+    try:
+        return minimum_budget_s(RunConfig.from_dict(yaml.safe_load(config_yaml)), hardware()) / 60
+    except (DataError, KeyError, ValueError):
+        return 0.0
+
+
+def budget_input(config) -> tuple[float, str]:
+    """The Auto budget in minutes (kept in session state) and why it cannot start ("" if it can)."""
+    import yaml
+
+    st.session_state.setdefault("auto_budget_minutes", DEFAULT_BUDGET_MINUTES)
+    budget = st.number_input(
+        "Time budget for Auto (minutes)",
+        min_value=0.1,
+        max_value=600.0,
+        value=float(st.session_state["auto_budget_minutes"]),
+        step=0.5,
+        help="Auto tries settings one after another and stops starting new ones when the next "
+        "would not finish in time; the best adapter is the result.",
+    )
+    st.session_state["auto_budget_minutes"] = budget
+    smallest = _smallest_budget_minutes(yaml.safe_dump(config.to_dict())) if config.data.path else 0
+    if smallest and budget < smallest:
+        return budget, (
+            f"A budget of {budget:g} minutes is too small to finish one trial here: the smallest "
+            f"that works is about {smallest:.1f} minutes."
+        )
+    if smallest:
+        st.caption(
+            f"Auto runs for at most {budget:g} minutes; one short trial takes about "
+            f"{smallest:.1f} minutes here, so about {max(1, int(budget / smallest))} settings "
+            "fit (weaker ones are stopped early, leaving room for more)."
+        )
+    return budget, ""
+
+
+def search_space_input() -> SearchSpace:
+    """Auto's search space: the measured default, or (Expert mode) what the expert sets."""
+    default = SearchSpace()
+    if not is_expert():
+        return default
+    with st.expander("Auto's search space"):
+        left, right = st.columns(2)
+        low = left.number_input("Lowest learning rate", 1e-6, 1.0, default.lr_low, format="%.1e")
+        high = right.number_input(
+            "Highest learning rate", 1e-6, 1.0, default.lr_high, format="%.1e"
+        )
+        ranks = left.multiselect("LoRA ranks", [4, 8, 16, 32, 64], list(default.ranks))
+        batches = right.multiselect("Batch sizes", [4, 8, 16, 32], list(default.batch_sizes))
+    if low >= high or not ranks or not batches:
+        st.warning("The search space is empty: the default is used.", icon=":material/warning:")
+        return default
+    return SearchSpace(low, high, tuple(ranks), tuple(batches))
+
+
+def _trial_table(search: dict) -> list[dict]:
+    rows = []
+    for trial in search.get("trials", []):
+        params = trial.get("params", {})
+        rows.append(
+            {
+                "trial": trial["number"] + 1,
+                "state": trial.get("state", ""),
+                "learning rate": f"{params.get('learning_rate', 0):.1e}",
+                "LoRA rank": params.get("lora_r"),
+                "batch": params.get("batch_size"),
+                "score": trial.get("value"),
+                "seconds": trial.get("duration_s"),
+                "run": Path(trial.get("run_dir", "")).name,
+            }
+        )
+    return rows
+
+
+def render_search(run_dir: str) -> None:
+    """Status, the trials chart and table, Stop, and which settings won and why."""
+    path = Path(run_dir)
+    status = jobs.refresh_status(path)
+    state = status.get("state", "queued")
+    search = read_search(path)
+    elapsed = 0.0
+    if search.get("started"):
+        import time
+
+        end = status.get("finished") if state in runs.FINAL_STATES else time.time()
+        elapsed = (end or time.time()) - search["started"]
+    budget = search.get("budget_s", 0)
+    st.progress(
+        min(1.0, elapsed / budget) if budget else 0.0,
+        text=f"{state.capitalize()} · {elapsed / 60:.1f} of {budget / 60:.1f} minutes"
+        + (f" · {status.get('message', '')}" if state in runs.ACTIVE_STATES else ""),
+    )
+    if any(t.get("values") for t in search.get("trials", [])):
+        st.plotly_chart(trials_figure(search), width="stretch")
+    if search.get("trials"):
+        st.dataframe(_trial_table(search), hide_index=True, width="stretch")
+        st.caption(f"Each trial is its own run, kept under {path / 'trials'}.")
+    if state in runs.ACTIVE_STATES and st.button("Stop", icon=":material/stop:"):
+        jobs.stop_job(path)
+    if state == "failed":
+        st.error(status.get("message", "Auto failed."), icon=":material/error:")
+        st.code(runs.tail_log(path, 25) or "(the log is empty)", language="text")
+    elif state in ("completed", "stopped"):
+        st.success(status.get("message", "Done."), icon=":material/check_circle:")
+    if state not in runs.ACTIVE_STATES and st.session_state.get("_was_active"):
+        st.session_state["_was_active"] = False
+        st.rerun()
+    st.session_state["_was_active"] = state in runs.ACTIVE_STATES

@@ -1,0 +1,153 @@
+"""Auto: the search's data, trials, budget check, explanation and chart; one real short search."""
+
+import pandas as pd
+import pytest
+
+from core import runs
+from core.data.load import load_table
+from core.data.split import classification_split
+from core.plots.trials import trials_figure
+from core.search import MAX_SEARCH_ROWS, check_budget, minimum_budget_s, read_search
+from core.search_trials import best_trial, explain_winner, search_data, trial_config
+from core.settings import ConfigError, RunConfig
+from tests.conftest import write_reviews
+
+
+def _config(path) -> RunConfig:
+    return RunConfig().replace(
+        data={"path": str(path), "text_column": "text", "label_column": "label"}
+    )
+
+
+def test_big_data_is_subsampled_from_the_training_rows_only(tmp_path):
+    path = tmp_path / "big.csv"
+    table = pd.read_csv(write_reviews(tmp_path / "r.csv", rows=4000))
+    table["text"] = table["text"] + " #" + table.index.astype(str)  # every row unique
+    table.to_csv(path, index=False)
+    config = _config(path)
+    searched, subsampled = search_data(config, tmp_path)
+    assert subsampled
+    sample = load_table(searched.data.path)
+    train, validation = classification_split(load_table(path), config.data)
+    assert abs(len(sample) * 0.8 - MAX_SEARCH_ROWS) < 50
+    assert not set(sample["text"]) & set(validation["text"])  # final validation stays unseen
+    assert set(sample["text"]) <= set(train["text"])
+
+
+def test_small_data_is_searched_as_it_is(reviews_csv, tmp_path):
+    config = _config(reviews_csv)
+    assert search_data(config, tmp_path) == (config, False)
+
+
+def test_a_trial_config_carries_its_settings_and_a_fixed_length():
+    params = {"learning_rate": 1e-3, "lora_r": 32, "batch_size": 8}
+    config = trial_config(RunConfig(), params, number=2, steps=120)
+    assert config.name == "trial-2" and config.lora.r == 32 and config.lora.alpha == 64
+    assert (config.training.max_steps, config.training.per_device_train_batch_size) == (120, 8)
+    assert config.training.eval_steps == 20 and config.training.early_stopping_patience == 0
+
+
+def test_a_budget_too_small_for_one_trial_says_the_smallest_that_works(reviews_csv):
+    config = _config(reviews_csv).replace(training={"max_steps": 150})
+    smallest = minimum_budget_s(config) / 60
+    with pytest.raises(ConfigError, match=r"smallest that works is about \d+\.\d minutes"):
+        check_budget(config, smallest / 2)
+    check_budget(config, smallest * 1.1)
+
+
+SEARCH = {
+    "budget_s": 300,
+    "trials": [
+        {
+            "number": 0,
+            "state": "complete",
+            "value": 0.80,
+            "params": {"learning_rate": 2e-3, "lora_r": 16, "batch_size": 16},
+            "values": [[30, 0.7, 10], [60, 0.8, 20]],
+        },
+        {
+            "number": 1,
+            "state": "pruned",
+            "value": 0.55,
+            "params": {"learning_rate": 5e-4, "lora_r": 8, "batch_size": 8},
+            "values": [[90, 0.55, 10]],
+        },
+        {
+            "number": 2,
+            "state": "complete",
+            "value": 0.90,
+            "params": {"learning_rate": 4e-3, "lora_r": 32, "batch_size": 8},
+            "values": [[120, 0.85, 10], [150, 0.9, 20]],
+        },
+    ],
+}
+
+
+def test_the_best_complete_trial_wins_and_the_message_says_why():
+    winner = best_trial(SEARCH)
+    assert winner["number"] == 2
+    text = explain_winner(SEARCH, winner, {"accuracy": 0.9}, "trial-2")
+    assert "tried 3 settings (1 stopped early" in text
+    assert "trial 3" in text and "against 0.800 for the default settings" in text
+    assert "90.0%" in text
+
+
+def test_the_trials_chart_marks_pruned_trials_and_the_winner():
+    figure = trials_figure({**SEARCH, "winner": {"number": 2}}).to_dict()
+    traces = {t["name"]: t for t in figure["data"]}
+    assert traces["trial 2 (pruned)"]["marker"]["symbol"][-1] == "x"
+    assert (
+        traces["trial 3 (complete)"]["line"]["width"]
+        > traces["trial 1 (complete)"]["line"]["width"]
+    )
+    assert list(traces["trial 3 (complete)"]["x"]) == [120, 150]
+
+
+@pytest.mark.slow
+def test_a_short_search_trains_trials_as_runs_and_promotes_the_best(
+    tiny_bert, reviews_csv, data_root
+):
+    from core.presets import resolve_preset
+    from core.search import create_search, run_search
+
+    config, _ = resolve_preset(
+        _config(reviews_csv).replace(model={"name_or_path": str(tiny_bert)}), "Auto"
+    )
+    parent = runs.create_run(config.replace(name="auto"))
+    create_search(parent, budget_minutes=1.0)
+    status = run_search(parent, say=lambda _: None)
+    search = read_search(parent)
+    assert status["state"] == "completed", runs.tail_log(parent)
+    assert search["trials"][0]["params"]["learning_rate"] == 3e-3  # the measured default first
+    assert all((parent / "trials").glob("*/config.yaml"))
+    winner = best_trial(search)
+    assert runs.read_eval(parent)["accuracy"] == runs.read_eval(winner["run_dir"])["accuracy"]
+    assert (parent / runs.ADAPTER_DIR / "adapter_model.safetensors").exists()
+    # No trial starts after the deadline (on a loaded machine the first may finish after it).
+    assert all(t["started_at"] < search["search_deadline"] for t in search["trials"])
+    assert {t["state"] for t in search["trials"]} <= {"complete", "pruned"}
+
+
+def test_later_trials_shrink_to_the_measured_speed_never_below_the_floor():
+    from core.search import MIN_TRIAL_STEPS
+    from core.search_trials import resize_steps
+
+    assert resize_steps(300, per_step=1.0, left_s=200, trials_wanted=2) == 100
+    assert resize_steps(300, per_step=0.1, left_s=600, trials_wanted=2) == 300  # never longer
+    assert resize_steps(300, per_step=5.0, left_s=100, trials_wanted=3) == MIN_TRIAL_STEPS
+
+
+def test_a_queued_search_that_is_stopped_ends_without_training(reviews_csv, data_root, monkeypatch):
+    import fcntl
+
+    from core import search
+
+    parent = runs.create_run(_config(reviews_csv).replace(name="auto"))
+    search.create_search(parent, budget_minutes=5)
+    monkeypatch.setattr(search._Stopping, "install", classmethod(lambda cls: None))
+    monkeypatch.setattr(search._Stopping, "requested", True)
+    with open(parent.parent / ".device.lock", "w") as busy:  # another job holds the device
+        fcntl.flock(busy, fcntl.LOCK_EX)
+        status = search.run_search(parent, say=lambda _: None)
+    assert status["state"] == "stopped" and "Cancelled" in status["message"]
+    assert not (parent / "trials").exists()
