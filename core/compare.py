@@ -9,9 +9,8 @@ import re
 from pathlib import Path
 
 from core import runs
-from core.settings import ConfigError, RunConfig
-
 from core.presets import PRESETS
+from core.settings import ConfigError, RunConfig
 
 # Trials of an automatic search and reproductions share their origin's group.
 _GROUP_SUFFIX = re.compile(r"(-trial-?\d+|-\d+)$")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from streamlit.proto.Metric_pb2 import Metric as MetricProto
 
 from core import runs

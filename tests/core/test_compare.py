@@ -6,9 +6,8 @@ from pathlib import Path
 
 from core.compare import config_diff, filter_rows, group_of, preset_of
 from core.plots.compare import curve_keys, overlay_figure
-from core.settings import RunConfig
-
 from core.presets import PRESETS
+from core.settings import RunConfig
 
 
 def with_preset(name: str) -> RunConfig:
