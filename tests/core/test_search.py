@@ -108,7 +108,8 @@ def test_a_short_search_trains_trials_as_runs_and_promotes_the_best(
     tiny_bert, reviews_csv, data_root
 ):
     from core.presets import resolve_preset
-    from core.search import create_search, run_search
+    from core.search import create_search
+    from core.search_run import run_search
 
     config, _ = resolve_preset(
         _config(reviews_csv).replace(model={"name_or_path": str(tiny_bert)}), "Auto"
@@ -140,14 +141,14 @@ def test_later_trials_shrink_to_the_measured_speed_never_below_the_floor():
 def test_a_queued_search_that_is_stopped_ends_without_training(reviews_csv, data_root, monkeypatch):
     import fcntl
 
-    from core import search
+    from core import search, search_run
 
     parent = runs.create_run(_config(reviews_csv).replace(name="auto"))
     search.create_search(parent, budget_minutes=5)
-    monkeypatch.setattr(search._Stopping, "install", classmethod(lambda cls: None))
-    monkeypatch.setattr(search._Stopping, "requested", True)
+    monkeypatch.setattr(search_run._Stopping, "install", classmethod(lambda cls: None))
+    monkeypatch.setattr(search_run._Stopping, "requested", True)
     with open(parent.parent / ".device.lock", "w") as busy:  # another job holds the device
         fcntl.flock(busy, fcntl.LOCK_EX)
-        status = search.run_search(parent, say=lambda _: None)
+        status = search_run.run_search(parent, say=lambda _: None)
     assert status["state"] == "stopped" and "Cancelled" in status["message"]
     assert not (parent / "trials").exists()
