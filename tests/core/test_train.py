@@ -62,6 +62,23 @@ def test_run_writes_metrics_status_and_adapter(finished_run):
     assert "speed calibration: " in (finished_run / runs.LOG_FILE).read_text()
 
 
+def test_each_evaluation_logs_precision_recall_and_f1_per_class(finished_run):
+    from core.plots.training import loss_figure, signals_figure
+
+    metrics = runs.read_metrics(finished_run)
+    evals = [m for m in metrics if "eval_loss" in m]
+    assert len(evals) >= 2
+    for record in evals:
+        per_class = record["eval_per_class"]
+        assert set(per_class) == {"negative", "positive"}
+        assert sum(scores["support"] for scores in per_class.values()) == 48
+        assert all(0 <= scores["recall"] <= 1 for scores in per_class.values())
+        f1s = [scores["f1"] for scores in per_class.values()]
+        assert record["eval_macro_f1"] == pytest.approx(sum(f1s) / len(f1s), abs=1e-3)
+    # The nested record leaves the live charts' readers working.
+    assert len(loss_figure(metrics).data) >= 2 and signals_figure(metrics).data
+
+
 def test_final_evaluation_beats_chance(finished_run):
     evaluation = runs.read_eval(finished_run)
     assert evaluation["labels"] == ["negative", "positive"]
