@@ -221,7 +221,8 @@ class TrainingSettings(Section):
     )
     early_stopping_patience: int = setting(
         0,
-        "Stop when validation loss has not improved for N evaluations (0: off).",
+        "Stop when the validation metric (macro-F1 for a classifier, loss otherwise) has not "
+        "improved for N evaluations (0: off).",
         expert=True,
         min=0,
     )

@@ -48,7 +48,7 @@ def try_model(make_answer) -> None:
 
 
 def classification_results(evaluation: dict, run_dir: str, config) -> None:
-    show_report(evaluation, config)
+    show_report(evaluation, config, runs.read_metrics(Path(run_dir)))
     st.subheader("Try it")
     sentence = st.text_input("Type a sentence", placeholder="The battery died after two days.")
     if sentence.strip():

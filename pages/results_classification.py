@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.class_change import change_summary, recall_changes
 from core.evaluate import Verdict, group_mistakes, judge, per_class_report, suggest_next_run
-from core.plots.results import confusion_figure, per_class_figure
+from core.plots.results import confusion_figure, per_class_figure, recall_change_figure
 from core.settings import RunConfig
 from pages.common import set_config
 
 GROUPS_SHOWN = 8  # the biggest confusions; the matrix above shows them all
 
 
-def show_report(evaluation: dict, config: RunConfig) -> None:
-    """Everything the run's eval.json says about a classifier, most important first."""
+def show_report(evaluation: dict, config: RunConfig, metrics: list[dict] | None = None) -> None:
+    """Everything the run's eval.json says about a classifier, most important first; with the
+    run's metrics.jsonl records, also what training changed per class."""
     verdict = judge(evaluation)
     show_metrics(evaluation, verdict)
     if verdict.level == "good":
@@ -35,7 +37,35 @@ def show_report(evaluation: dict, config: RunConfig) -> None:
     with right:
         st.plotly_chart(per_class_figure(report), width="stretch")
     show_per_class_table(report)
+    show_training_change(metrics or [], evaluation)
     show_mistakes(evaluation)
+
+
+def show_training_change(metrics: list[dict], evaluation: dict) -> None:
+    """Recall per class at the first evaluation against the final model, with one sentence."""
+    change = recall_changes(metrics, evaluation)
+    if change is None:
+        return  # runs from before per-class scores were logged
+    st.subheader("What training changed per class")
+    st.write(change_summary(change["rows"]))
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(recall_change_figure(change["rows"], change["first_step"]), width="stretch")
+    with right:
+        st.dataframe(
+            change["rows"],
+            hide_index=True,
+            column_config={
+                "label": "Label",
+                "first": st.column_config.NumberColumn(
+                    "Recall, first evaluation",
+                    format="percent",
+                    help=f"at step {change['first_step']}, the first validation pass",
+                ),
+                "final": st.column_config.NumberColumn("Recall, final", format="percent"),
+                "change": st.column_config.NumberColumn("Change", format="percent"),
+            },
+        )
 
 
 def show_metrics(evaluation: dict, verdict: Verdict) -> None:

@@ -76,3 +76,29 @@ def per_class_figure(report: list[dict]) -> go.Figure:
         legend=dict(orientation="h", y=1.12),
     )
     return fig
+
+
+def recall_change_figure(rows: list[dict], first_step: int | None = None) -> go.Figure:
+    """Grouped bars per label: recall at the first evaluation and for the final model
+    (rows from `core.class_change.recall_changes`)."""
+    names = [str(row["label"]) for row in rows]
+    first = f"first evaluation (step {first_step})" if first_step else "first evaluation"
+    fig = go.Figure()
+    for key, title in (("first", first), ("final", "final model")):
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=[row[key] for row in rows],
+                name=title,
+                hovertemplate=f"recall for %{{x}}, {title}: %{{y:.0%}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        xaxis=category_axis(names, "label"),
+        yaxis=dict(range=[0, 1], tickformat=".0%", title="recall"),
+        height=300,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h", y=1.12),
+    )
+    return fig

@@ -91,15 +91,47 @@ def classification_metrics(logits: np.ndarray, label_ids: np.ndarray, n_labels: 
     }
 
 
-def compute_eval_metrics(eval_pred) -> dict:
-    """The Trainer's compute_metrics hook: accuracy and macro-F1 on the validation split."""
-    logits, label_ids = eval_pred.predictions, eval_pred.label_ids
-    if isinstance(logits, tuple):
-        logits = logits[0]
-    metrics = classification_metrics(
-        np.asarray(logits), np.asarray(label_ids), np.asarray(logits).shape[-1]
-    )
-    return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+def per_class_scores(confusion: np.ndarray, labels: list[str]) -> dict:
+    """Per label: precision, recall, F1 (4 decimals) and validation rows, keyed by label name.
+
+    Precision of a label never predicted and recall of a label without rows are None (undefined,
+    not 0), as in core.evaluate.per_class_report.
+    """
+    scores = {}
+    for i, label in enumerate(labels):
+        hits, support, predicted = confusion[i, i], confusion[i].sum(), confusion[:, i].sum()
+        scores[str(label)] = {
+            "precision": round(hits / predicted, 4) if predicted else None,
+            "recall": round(hits / support, 4) if support else None,
+            "f1": round(2 * hits / (support + predicted), 4) if support + predicted else None,
+            "support": int(support),
+        }
+    return scores
+
+
+def make_compute_metrics(labels: list[str]):
+    """The Trainer's compute_metrics hook: accuracy, macro-F1 and, under `per_class`, each label's
+    precision / recall / F1, so metrics.jsonl shows what every evaluation changed per class.
+
+    The per-class scores are one nested dict (`eval_per_class` once the Trainer prefixes it), not
+    flat keys: readers that look for numbers (plots, MLflow) skip it, and label names need no
+    escaping.
+    """
+
+    def compute(eval_pred) -> dict:
+        logits, label_ids = eval_pred.predictions, eval_pred.label_ids
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        logits, label_ids = np.asarray(logits), np.asarray(label_ids)
+        metrics = classification_metrics(logits, label_ids, logits.shape[-1])
+        confusion = np.asarray(metrics["confusion"])
+        return {
+            "accuracy": metrics["accuracy"],
+            "macro_f1": metrics["macro_f1"],
+            "per_class": per_class_scores(confusion, labels),
+        }
+
+    return compute
 
 
 def predict_logits(model, dataset, collator, batch_size: int = 64) -> np.ndarray:

@@ -248,7 +248,7 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
         save_steps=eval_steps,
         save_total_limit=t.save_total_limit,
         load_best_model_at_end=t.early_stopping_patience > 0,
-        metric_for_best_model="eval_loss",
+        **best_model_metric(config.model.task),
         logging_steps=t.logging_steps or max(1, total // 50),
         logging_first_step=True,
         include_num_input_tokens_seen="non_padding",
@@ -266,6 +266,20 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
         # FSDP / DeepSpeed only where they really run (never a silent fallback to DDP).
         **trainer_parallel_arguments(config, hardware),
     )
+
+
+def best_model_metric(task: str) -> dict:
+    """What the best checkpoint and early stopping follow: validation macro-F1 for a classifier,
+    validation loss for text generation.
+
+    Macro-F1 rather than accuracy: on imbalanced labels accuracy can sit at the commonest label's
+    share while the rare labels are still being learned, and stopping there would keep a model
+    that ignores them; macro-F1 counts every label alike (the Results page's second headline
+    number). The loss is what a generative run has at every evaluation.
+    """
+    if task == "classification":
+        return {"metric_for_best_model": "eval_macro_f1", "greater_is_better": True}
+    return {"metric_for_best_model": "eval_loss", "greater_is_better": False}
 
 
 def _early_stopping(config: RunConfig) -> list:

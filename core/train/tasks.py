@@ -73,7 +73,7 @@ def _prepare_classification(config: RunConfig, model_path: str, precision: str) 
         labels=labels,
         n_train=len(train_frame),
         cache_hit=hit,
-        compute_metrics=classification.compute_eval_metrics,
+        compute_metrics=classification.make_compute_metrics(labels),
     )
 
 

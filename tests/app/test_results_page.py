@@ -125,3 +125,27 @@ def test_a_good_run_with_numeric_labels_is_green_with_confusions_grouped(app, da
     assert list(per_class["label"]) == labels
     assert per_class["recall"].round(2).tolist() == [1.0, 0.88, 1.0, 0.96]
     assert per_class["precision"].round(3).tolist() == [0.893, 1.0, 0.962, 1.0]
+
+
+def test_what_training_changed_per_class_compares_the_first_evaluation_with_the_final(
+    app, data_root
+):
+    labels = ["other", "refund"]
+    true = ["other"] * 10 + ["refund"] * 10
+    predicted = ["other"] * 10 + ["refund"] * 9 + ["other"]  # final recall 100% and 90%
+    run_dir = finished_run(true, predicted, labels)
+    first = {"other": {"recall": 0.98, "support": 10}, "refund": {"recall": 0.12, "support": 10}}
+    runs.append_metrics(run_dir, {"step": 1, "loss": 0.7})
+    runs.append_metrics(run_dir, {"step": 5, "eval_loss": 0.6, "eval_per_class": first})
+    open_results(app, run_dir)
+    assert "What training changed per class" in texts(app.subheader)
+    assert "'refund' went from 12% to 90% recall; 'other' barely moved." in texts(app.markdown)
+    charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    change_chart = charts[-1]
+    assert [t["name"] for t in change_chart["data"]] == [
+        "first evaluation (step 5)",
+        "final model",
+    ]
+    table = app.dataframe[1].value
+    assert list(table["label"]) == labels
+    assert table["first"].tolist() == [0.98, 0.12] and table["final"].tolist() == [1.0, 0.9]

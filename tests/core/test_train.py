@@ -62,6 +62,23 @@ def test_run_writes_metrics_status_and_adapter(finished_run):
     assert "speed calibration: " in (finished_run / runs.LOG_FILE).read_text()
 
 
+def test_each_evaluation_logs_precision_recall_and_f1_per_class(finished_run):
+    from core.plots.training import loss_figure, signals_figure
+
+    metrics = runs.read_metrics(finished_run)
+    evals = [m for m in metrics if "eval_loss" in m]
+    assert len(evals) >= 2
+    for record in evals:
+        per_class = record["eval_per_class"]
+        assert set(per_class) == {"negative", "positive"}
+        assert sum(scores["support"] for scores in per_class.values()) == 48
+        assert all(0 <= scores["recall"] <= 1 for scores in per_class.values())
+        f1s = [scores["f1"] for scores in per_class.values()]
+        assert record["eval_macro_f1"] == pytest.approx(sum(f1s) / len(f1s), abs=1e-3)
+    # The nested record leaves the live charts' readers working.
+    assert len(loss_figure(metrics).data) >= 2 and signals_figure(metrics).data
+
+
 def test_final_evaluation_beats_chance(finished_run):
     evaluation = runs.read_eval(finished_run)
     assert evaluation["labels"] == ["negative", "positive"]
@@ -151,3 +168,22 @@ def test_a_killed_process_is_reported_as_failed(tmp_path):
 
 def test_status_file_is_always_valid_json_while_training(finished_run):
     json.loads((finished_run / runs.STATUS_FILE).read_text())
+
+
+@pytest.mark.slow
+def test_early_stopping_keeps_the_checkpoint_with_the_best_macro_f1(reviews_csv, tmp_path):
+    config = tiny_config(reviews_csv, early_stopping_patience=10, eval_steps=4)
+    run_dir = jobs.start_job(config, root=tmp_path)
+    status = jobs.wait_for(run_dir, timeout=240)
+    assert status["state"] == "completed", runs.tail_log(run_dir)
+    evals = [m for m in runs.read_metrics(run_dir) if "eval_macro_f1" in m]
+    scores = [m["eval_macro_f1"] for m in evals]
+    best = evals[scores.index(max(scores))]  # the first of equal scores: a tie is no improvement
+    newest = max(
+        (run_dir / runs.CHECKPOINT_DIR).glob("checkpoint-*"), key=lambda p: p.stat().st_mtime
+    )
+    state = json.loads((newest / "trainer_state.json").read_text())
+    assert state["best_metric"] == pytest.approx(best["eval_macro_f1"])
+    assert state["best_global_step"] == best["step"]
+    # The saved adapter is that checkpoint: the final evaluation scores what it scored.
+    assert runs.read_eval(run_dir)["macro_f1"] == pytest.approx(best["eval_macro_f1"], abs=1e-4)
