@@ -111,6 +111,6 @@ def test_figure_lays_out_left_to_right_with_node_ids_to_click(studio):
     assert sorted(traces["run"]["customdata"]) == sorted(
         f"run:{studio[n]}" for n in ("raw", "first", "second")
     )
-    sizes = dict(zip(traces["run"]["customdata"], traces["run"]["marker"]["size"]))
+    sizes = dict(zip(traces["run"]["customdata"], traces["run"]["marker"]["size"], strict=True))
     assert sizes[f"run:{studio['raw']}"] > sizes[f"run:{studio['first']}"]
     assert traces["edges"]["x"].count(None) == len(graph.edges)
