@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import runs
-from core.data.lineage import VersionRecord, file_hash
+from core.data.lineage import VersionRecord
 from core.settings import ConfigError, RunConfig
 
 KINDS = ("source", "version", "run", "adapter", "export")
@@ -94,13 +94,15 @@ def _add_data(graph: Graph, root: Path) -> None:
     """Uploads, then versions, each version linked below its source or its nearest parent."""
     for upload in sorted((root / "uploads").glob("*/*")):
         if upload.is_file() and not upload.name.startswith("."):
-            graph.add(_source_node(str(upload), file_hash(upload)))
+            # the folder is the bytes' SHA-256 prefix (store_upload): no need to read them again
+            graph.add(_source_node(str(upload), upload.parent.name))
     records = _read_versions(root)
     by_source: dict[str, list[VersionRecord]] = {}
     for record in records:
         by_source.setdefault(record.source_hash or record.source, []).append(record)
     for record in records:
         source = graph.add(_source_node(record.source, record.source_hash))
+        source.detail["sha256"] = record.source_hash or source.detail["sha256"]
         steps = " → ".join(s.get("step", "?") for s in record.recipe) or "as read"
         graph.add(
             Node(
@@ -147,8 +149,7 @@ def _data_node(graph: Graph, config: RunConfig) -> str | None:
             or Path(resolved).parent == Path(node.path).resolve()
         ):
             return node.id
-    digest = file_hash(path) if Path(path).is_file() else ""
-    return graph.add(_source_node(path, digest)).id
+    return graph.add(_source_node(path, "")).id  # a file outside uploads: named by its path
 
 
 def _add_run(graph: Graph, run_dir: Path) -> None:

@@ -114,3 +114,13 @@ def test_figure_lays_out_left_to_right_with_node_ids_to_click(studio):
     sizes = dict(zip(traces["run"]["customdata"], traces["run"]["marker"]["size"], strict=True))
     assert sizes[f"run:{studio['raw']}"] > sizes[f"run:{studio['first']}"]
     assert traces["edges"]["x"].count(None) == len(graph.edges)
+
+
+def test_a_run_on_a_file_outside_the_uploads_hangs_below_that_file(studio, tmp_path):
+    outside = tmp_path / "mine.csv"
+    outside.write_text("text,label\nhi,pos\n")
+    run_dir = runs.create_run(RunConfig(name="own").replace(data={"path": str(outside)}))
+    graph = build_graph()
+    assert (f"source:{outside}", f"run:{run_dir}") in graph.edges
+    assert [r["run"] for r in runs_using(str(outside), graph)] == [run_dir.name]
+    assert origin_of(run_dir, graph)["source"] == str(outside)
