@@ -48,6 +48,7 @@ class Graph:
 
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[tuple[str, str]] = field(default_factory=list)
+    data_paths: dict = field(default_factory=dict, repr=False)
 
     def add(self, node: Node) -> Node:
         return self.nodes.setdefault(node.id, node)
@@ -142,20 +143,37 @@ def _data_node(graph: Graph, config: RunConfig) -> str | None:
         return f"version:{fp}"
     if not path:
         return None
-    resolved = str(Path(path).resolve())
-    for node in graph.nodes.values():
-        if node.kind in ("version", "source") and (
-            resolved == str(Path(node.path).resolve())
-            or Path(resolved).parent == Path(node.path).resolve()
-        ):
-            return node.id
+    if not graph.data_paths:  # resolved data paths → node, built once per graph
+        for node in graph.nodes.values():
+            if node.kind in ("version", "source"):
+                graph.data_paths[Path(node.path).resolve()] = node.id
+    resolved = Path(path).resolve()
+    found = graph.data_paths.get(resolved) or graph.data_paths.get(resolved.parent)
+    if found:
+        return found
     return graph.add(_source_node(path, "")).id  # a file outside uploads: named by its path
 
 
-def _add_run(graph: Graph, run_dir: Path) -> None:
+_CONFIGS: dict[tuple[str, int], RunConfig] = {}
+
+
+def _read_config(run_dir: Path) -> RunConfig | None:
+    """A run's config, parsed once per file version (YAML parsing dominates a page view with
+    many runs, and a config.yaml is written once); None when unreadable."""
     try:
-        config = runs.read_config(run_dir)
+        key = (str(run_dir), (run_dir / runs.CONFIG_FILE).stat().st_mtime_ns)
+        if key not in _CONFIGS:
+            if len(_CONFIGS) > 10_000:  # deleted or rewritten runs leave stale entries
+                _CONFIGS.clear()
+            _CONFIGS[key] = runs.read_config(run_dir)
+        return _CONFIGS[key].model_copy(deep=True)
     except (ConfigError, OSError):
+        return None
+
+
+def _add_run(graph: Graph, run_dir: Path) -> None:
+    config = _read_config(run_dir)
+    if config is None:
         return
     run_id = f"run:{run_dir}"
     state = runs.read_status(run_dir).get("state", "?")
