@@ -142,3 +142,24 @@ def test_lineage_answers_both_questions_and_keeps_a_version_in_use(app, data_roo
     button(app, "Delete this version").click().run()
     assert run_dir.name in texts(app.error) and "kept" in texts(app.error)
     assert (data_root / "datasets" / version.fingerprint / "version.json").is_file()
+
+
+def test_a_click_on_a_graph_node_opens_it_and_a_later_pick_in_the_list_stays(app, data_root):
+    from core.data.load import store_upload
+
+    upload = store_upload(b"text,label\nhi,pos\n", "r.csv", data_root)
+    older = runs.create_run(RunConfig(name="older").replace(data={"path": str(upload)}))
+    newer = runs.create_run(RunConfig(name="newer").replace(data={"path": str(upload)}))
+    (older / runs.ADAPTER_DIR).mkdir()
+    go(app, "pages/runs.py")
+    model = app.selectbox(key="lineage_model")
+    first = model.value
+    clicked = older if first == f"run:{newer}" else newer
+    (clicked / runs.ADAPTER_DIR).mkdir(exist_ok=True)
+    point = {"customdata": f"adapter:{clicked}"}  # what on_select reports for a clicked marker
+    app.session_state["lineage_graph"] = {"selection": {"points": [point]}}
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="lineage_model").value == f"run:{clicked}"
+    app.selectbox(key="lineage_model").set_value(first).run()  # the same click is not re-applied
+    assert app.selectbox(key="lineage_model").value == first
