@@ -7,6 +7,7 @@ import streamlit as st
 from core import compare, runs, tracking
 from core.plots.compare import curve_keys, overlay_figure
 from pages.common import require_router
+from pages.lineage import lineage_section
 
 require_router()
 
@@ -127,3 +128,9 @@ if checked and checked[0] == target:
         new_dir, _ = start_reproduction(runs.runs_root() / target)
         st.session_state.pop("reproduce_check")
         st.success(f"Started {Path(new_dir).name}; pick it above when it finishes to compare.")
+
+st.subheader("Lineage")
+st.caption(
+    "Where each run's data came from (upload → cleaned versions → runs → adapters and exports)."
+)
+lineage_section()

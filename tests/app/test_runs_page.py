@@ -113,3 +113,53 @@ def test_card_from_another_machine_lists_differences_before_starting(app, monkey
     button(app, "Start the reproduction").click().run()
     assert [c.data.path for c in started] == [str(data)]
     assert started[0].name == "reproduce-moved"
+
+
+def test_lineage_answers_both_questions_and_keeps_a_version_in_use(app, data_root):
+    import pandas as pd
+
+    from core.data.clean import Recipe, Step
+    from core.data.lineage import save_version
+    from core.data.load import store_upload
+
+    upload = store_upload(b"text,label\ngood,pos\ngood,pos\nbad,neg\n", "r.csv", data_root)
+    recipe = Recipe([Step("drop_duplicates")])
+    table = pd.DataFrame({"text": ["good", "bad"], "label": ["pos", "neg"]})
+    version = save_version(table, data_root, upload, recipe, rows_before=3)
+    config = RunConfig(name="on-version").replace(
+        data={"path": version.path, "fingerprint": version.fingerprint}
+    )
+    run_dir = runs.create_run(config)
+    go(app, "pages/runs.py")
+    used = app.selectbox(key="lineage_data")
+    used.set_value(f"version:{version.fingerprint}").run()
+    assert not app.exception
+    answers = [d.value for d in app.dataframe]
+    assert any("run" in a and list(a["run"]) == [run_dir.name] for a in answers)
+    made = [a for a in answers if "steps" in a]
+    assert made and list(made[0]["steps"]) == ["drop_duplicates"]
+    assert len(app.get("plotly_chart")) == 1
+    button(app, "Delete this version").click().run()
+    assert run_dir.name in texts(app.error) and "kept" in texts(app.error)
+    assert (data_root / "datasets" / version.fingerprint / "version.json").is_file()
+
+
+def test_a_click_on_a_graph_node_opens_it_and_a_later_pick_in_the_list_stays(app, data_root):
+    from core.data.load import store_upload
+
+    upload = store_upload(b"text,label\nhi,pos\n", "r.csv", data_root)
+    older = runs.create_run(RunConfig(name="older").replace(data={"path": str(upload)}))
+    newer = runs.create_run(RunConfig(name="newer").replace(data={"path": str(upload)}))
+    (older / runs.ADAPTER_DIR).mkdir()
+    go(app, "pages/runs.py")
+    model = app.selectbox(key="lineage_model")
+    first = model.value
+    clicked = older if first == f"run:{newer}" else newer
+    (clicked / runs.ADAPTER_DIR).mkdir(exist_ok=True)
+    point = {"customdata": f"adapter:{clicked}"}  # what on_select reports for a clicked marker
+    app.session_state["lineage_graph"] = {"selection": {"points": [point]}}
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="lineage_model").value == f"run:{clicked}"
+    app.selectbox(key="lineage_model").set_value(first).run()  # the same click is not re-applied
+    assert app.selectbox(key="lineage_model").value == first
