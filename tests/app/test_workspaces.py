@@ -84,3 +84,20 @@ def test_one_device_lock_serves_every_users_runs(data_root):
         runs.set_workspace(None)
     shared = runs.create_run(RunConfig())
     assert runs.device_lock(ana) == runs.device_lock(shared)
+
+
+def test_two_users_at_once_each_runs_page_lists_only_their_own(shared_server):
+    runs.set_workspace("bo")
+    try:
+        bos = runs.create_run(RunConfig(name="bos-run"))
+        runs.write_status(bos, state="completed", step=10, total_steps=10)
+    finally:
+        runs.set_workspace(None)
+    ana, bo = session("ana"), session("bo")  # two sessions open side by side
+    for at, own, other in ((ana, shared_server, bos), (bo, bos, shared_server)):
+        at.switch_page("pages/runs.py").run()
+        assert not at.exception, at.exception
+        compared = next(m for m in at.multiselect if m.label == "Runs to compare")
+        assert own.name in compared.options and other.name not in compared.options
+        shown = texts(at.markdown) + texts(at.caption) + texts(at.dataframe)
+        assert other.name not in shown
