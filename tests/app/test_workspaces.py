@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from streamlit import config as st_config
@@ -101,3 +102,24 @@ def test_two_users_at_once_each_runs_page_lists_only_their_own(shared_server):
         assert own.name in compared.options and other.name not in compared.options
         shown = texts(at.markdown) + texts(at.caption) + texts(at.dataframe)
         assert other.name not in shown
+
+
+def test_an_upload_stays_in_its_users_workspace_and_another_user_cannot_open_it(
+    shared_server, monkeypatch
+):
+    monkeypatch.setenv("STUDIO_ALLOWED_ROOTS", "/nowhere")  # only the operator's default roots
+    ana = session("ana")
+    ana.switch_page("pages/data.py").run()
+    ana.file_uploader[0].upload("mine.csv", b"text,label\ngood,pos\nbad,neg\n", "text/csv").run()
+    assert not ana.exception, ana.exception
+    stored = Path(ana.session_state["config"].data.path)
+    assert stored.parent.parent == runs.data_root() / "users" / runs.user_folder("ana") / "uploads"
+    opened = RunConfig().replace(data={"path": str(stored)}).save(stored.parent / "x.yaml")
+    bo = session("bo")
+    bo.switch_page("pages/experts.py").run()
+    bo.file_uploader(key="expert.open").set_value(
+        ("anas.yaml", opened.read_text().encode(), "application/x-yaml")
+    ).run()
+    assert not bo.exception, bo.exception
+    assert "not a file or folder this app can read" in texts(bo.error)
+    assert bo.session_state["config"].data.path != str(stored)
