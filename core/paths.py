@@ -10,7 +10,8 @@ allowed roots:
     your home folder       only on a single-user install (loopback address, no sign-in)
 
 An opened config may also name files the app itself made (uploads, dataset versions, Hub downloads,
-the sample data, the embedded model). Symlinks are resolved before the check, and a refused path
+the sample data, the embedded model); with sign-in, only the uploads and versions in the user's
+own workspace (core/runs.py workspace_root), so another user's upload hash is refused. Symlinks are resolved before the check, and a refused path
 gets the same message whether it exists or not, so the answer reveals nothing about the server.
 """
 
@@ -52,10 +53,12 @@ def allowed_roots(single_user: bool | None = None) -> list[Path]:
 
 
 def app_roots() -> list[Path]:
-    """Where the app itself writes data a config may name: uploads, versions, Hub downloads."""
-    from core.runs import data_root
+    """Where the app itself writes data a config may name: this user's uploads and versions (only
+    their own workspace's, once signed in), shared Hub downloads, the sample data, the model."""
+    from core.runs import data_root, workspace_root
 
-    folders = [data_root() / name for name in ("uploads", "datasets", "hub")]
+    folders = [workspace_root() / name for name in ("uploads", "datasets")]
+    folders.append(data_root() / "hub")
     folders += [PROJECT_ROOT / "assets", Path(embedded_model_path())]
     return [folder.resolve() for folder in folders]
 

@@ -10,8 +10,9 @@
         checkpoints/    Trainer checkpoints (resume from here)
 
 The data root is `$STUDIO_DATA`, or `studio-data/` in the working directory (ignored by git).
-On a server with sign-in each user's runs live apart, in `<data root>/users/<user>/runs/`: the
-router names the session's user (set_workspace) before any page runs, and runs_root() follows it.
+On a server with sign-in each user's runs live apart, in `<data root>/users/<user>/runs/` (and
+their uploads and dataset versions beside them, workspace_root()): the router names the session's
+user (set_workspace) before any page runs, and runs_root() follows it.
 """
 
 from __future__ import annotations
@@ -68,10 +69,16 @@ def user_folder(user: str) -> str:
     return f"{readable}-{hashlib.sha256(user.encode()).hexdigest()[:8]}"
 
 
+def workspace_root() -> Path:
+    """This thread's user's data folder: `<data root>/users/<user>/` when signed in, else the data
+    root itself. Uploads, dataset versions and runs of a signed-in user live under it."""
+    user = workspace_user()
+    return data_root() / "users" / user_folder(user) if user else data_root()
+
+
 def runs_root() -> Path:
     """The runs folder of this thread's user (see set_workspace)."""
-    user = workspace_user()
-    path = data_root() / "users" / user_folder(user) / "runs" if user else data_root() / "runs"
+    path = workspace_root() / "runs"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -8,7 +8,7 @@ from core.data.detect import check_labels, check_text, suggest_columns, suggest_
 from core.data.lineage import read_version
 from core.data.load import SUPPORTED, DataError, source_path, store_upload
 from core.paths import confine_source
-from core.runs import data_root
+from core.runs import data_root, workspace_root
 from pages.common import get_config, next_button, require_router, set_config, stepper
 from pages.data_quality import drift_section, quality_section, read_table
 from pages.data_reading import reading_section
@@ -36,7 +36,7 @@ uploaded = upload_col.file_uploader("Upload a file", type=[s.lstrip(".") for s i
 if uploaded is not None and uploaded.file_id != st.session_state.get("data-upload-id"):
     # Only a new upload switches the data: a fix or the sample chosen later stays chosen.
     st.session_state["data-upload-id"] = uploaded.file_id
-    stored = store_upload(uploaded.getvalue(), uploaded.name, data_root())
+    stored = store_upload(uploaded.getvalue(), uploaded.name, workspace_root())
     config = config.replace(data={"path": str(stored), **UNMAPPED})
     set_config(config)
 with upload_col.expander("Bigger than the upload limit? A path on this computer or a Hub dataset"):

@@ -13,7 +13,7 @@ from core.data.clean import Recipe, Step, apply_step, preview_step
 from core.data.lineage import data_fingerprint, read_version, save_version
 from core.data.load import SUPPORTED, DataError, load_table, store_upload
 from core.data.quality import fix_label
-from core.runs import data_root
+from core.runs import workspace_root
 from pages.common import get_config, set_config
 
 
@@ -67,7 +67,7 @@ def apply_fix(table, mapping, config, step: Step) -> None:
     cleaned = apply_step(table, mapping, step)
     rows_before = len(read_table(source))
     record = save_version(
-        cleaned, data_root(), source, recipe.then(step), rows_before, config.data.split_seed
+        cleaned, workspace_root(), source, recipe.then(step), rows_before, config.data.split_seed
     )
     set_config(config.replace(data={"path": record.path, "fingerprint": record.fingerprint}))
 
@@ -152,7 +152,7 @@ def drift_section(table, mapping) -> None:
         if other is None:
             return
         try:
-            new = load_table(store_upload(other.getvalue(), other.name, data_root()))
+            new = load_table(store_upload(other.getvalue(), other.name, workspace_root()))
             missing = [c for c in (mapping["text"],) if c not in new.columns]
             if missing:
                 raise DataError(f"{other.name} has no column {missing[0]!r}; rename it to match.")

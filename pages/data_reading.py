@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.data.lineage import header_choice, reread_with_header
 from core.data.load import DataError
-from core.runs import data_root
+from core.runs import workspace_root
 from pages.common import set_config
 
 # Widgets whose remembered column would not exist once the columns are named differently.
@@ -42,7 +42,7 @@ def reading_section(table: pd.DataFrame, config) -> None:
         )
         if st.button(label, key="data-header-flip", help=help_text + " Nothing is lost."):
             try:
-                version = reread_with_header(config.data.path, not is_header, data_root())
+                version = reread_with_header(config.data.path, not is_header, workspace_root())
             except DataError as err:
                 st.error(str(err), icon=":material/error:")
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from streamlit import config as st_config
@@ -84,3 +85,41 @@ def test_one_device_lock_serves_every_users_runs(data_root):
         runs.set_workspace(None)
     shared = runs.create_run(RunConfig())
     assert runs.device_lock(ana) == runs.device_lock(shared)
+
+
+def test_two_users_at_once_each_runs_page_lists_only_their_own(shared_server):
+    runs.set_workspace("bo")
+    try:
+        bos = runs.create_run(RunConfig(name="bos-run"))
+        runs.write_status(bos, state="completed", step=10, total_steps=10)
+    finally:
+        runs.set_workspace(None)
+    ana, bo = session("ana"), session("bo")  # two sessions open side by side
+    for at, own, other in ((ana, shared_server, bos), (bo, bos, shared_server)):
+        at.switch_page("pages/runs.py").run()
+        assert not at.exception, at.exception
+        compared = next(m for m in at.multiselect if m.label == "Runs to compare")
+        assert own.name in compared.options and other.name not in compared.options
+        shown = texts(at.markdown) + texts(at.caption) + texts(at.dataframe)
+        assert other.name not in shown
+
+
+def test_an_upload_stays_in_its_users_workspace_and_another_user_cannot_open_it(
+    shared_server, monkeypatch
+):
+    monkeypatch.setenv("STUDIO_ALLOWED_ROOTS", "/nowhere")  # only the operator's default roots
+    ana = session("ana")
+    ana.switch_page("pages/data.py").run()
+    ana.file_uploader[0].upload("mine.csv", b"text,label\ngood,pos\nbad,neg\n", "text/csv").run()
+    assert not ana.exception, ana.exception
+    stored = Path(ana.session_state["config"].data.path)
+    assert stored.parent.parent == runs.data_root() / "users" / runs.user_folder("ana") / "uploads"
+    opened = RunConfig().replace(data={"path": str(stored)}).save(stored.parent / "x.yaml")
+    bo = session("bo")
+    bo.switch_page("pages/experts.py").run()
+    bo.file_uploader(key="expert.open").set_value(
+        ("anas.yaml", opened.read_text().encode(), "application/x-yaml")
+    ).run()
+    assert not bo.exception, bo.exception
+    assert "not a file or folder this app can read" in texts(bo.error)
+    assert bo.session_state["config"].data.path != str(stored)

@@ -1,0 +1,77 @@
+"""With sign-in, a user's uploads and dataset versions live in their own workspace, and an opened
+config may name only their own (plus the operator's roots): another user's upload hash is refused
+with the usual message."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from core import paths, runs
+from core.data.lineage import save_version
+from core.data.load import store_upload
+from core.settings import RunConfig
+
+CSV = b"text,label\ngood film,pos\nbad film,neg\n"
+
+
+@contextmanager
+def signed_in(user: str | None):
+    runs.set_workspace(user)
+    try:
+        yield
+    finally:
+        runs.set_workspace(None)
+
+
+@pytest.fixture
+def roots(data_root, monkeypatch):
+    monkeypatch.delenv("STUDIO_ALLOWED_ROOTS", raising=False)
+    return paths.allowed_roots(single_user=False)
+
+
+def _config(path) -> RunConfig:
+    return RunConfig().replace(data={"path": str(path)})
+
+
+def test_uploads_and_versions_land_in_the_users_workspace(roots, data_root):
+    with signed_in("ana"):
+        upload = store_upload(CSV, "reviews.csv", runs.workspace_root())
+        version = save_version(pd.read_csv(upload), runs.workspace_root(), source=upload)
+    ana = data_root.resolve() / "users" / runs.user_folder("ana")
+    assert ana in upload.resolve().parents and ana / "uploads" in upload.parents
+    assert ana / "datasets" in Path(version.path).parents
+    assert not (data_root / "uploads").exists() and not (data_root / "datasets").exists()
+    with signed_in(None):  # the single local user keeps the data root itself
+        assert runs.workspace_root() == data_root.resolve()
+
+
+def test_another_users_upload_or_version_is_refused_alike(roots, data_root):
+    with signed_in("ana"):
+        upload = store_upload(CSV, "reviews.csv", runs.workspace_root())
+        version = save_version(pd.read_csv(upload), runs.workspace_root(), source=upload)
+        assert paths.confine_config(_config(upload), roots).data.path == str(upload.resolve())
+        assert paths.confine_config(_config(version.path), roots).data.path == version.path
+    missing = str(upload).replace(upload.parent.name, "0" * 16)
+    with signed_in("bo"):
+        for path in (upload, version.path):
+            with pytest.raises(paths.PathRefused) as refused:
+                paths.confine_config(_config(path), roots)
+            with pytest.raises(paths.PathRefused) as absent:
+                paths.confine_config(_config(missing), roots)
+            shown = str(refused.value).replace(str(path), "P")
+            assert shown == str(absent.value).replace(missing, "P")
+            assert "not a file or folder this app can read" in shown
+        own = store_upload(CSV, "reviews.csv", runs.workspace_root())  # the same bytes: bo's copy
+        assert own != upload and paths.confine_config(_config(own), roots).data.path == str(own)
+
+
+def test_the_operators_roots_stay_open_to_every_user(roots):
+    shared = roots[0] / "team.csv"
+    shared.write_bytes(CSV)
+    for user in ("ana", "bo"):
+        with signed_in(user):
+            assert paths.confine_config(_config(shared), roots).data.path == str(shared)
