@@ -153,6 +153,23 @@ def submit(run_dir: Path, options: SlurmOptions | None = None, resume: str | Non
         config, str(run_dir / runs.CONFIG_FILE), options, str(run_dir / "slurm-%j.out")
     )
     (run_dir / SBATCH_FILE).write_text(script)
+    return _sbatch(run_dir, resume)
+
+
+def resubmit(run_dir: Path, resume: str = "latest") -> str:
+    """Submit the run's own train.sbatch again (same partition, GPUs, time limit), continuing
+    from `resume`: Resume after a time limit or a Stop.
+
+    Raises:
+        SlurmError: no script in the run directory, no Slurm here, or the cluster refused it.
+    """
+    run_dir = Path(run_dir).resolve()
+    if not (run_dir / SBATCH_FILE).exists():
+        raise SlurmError(f"{run_dir} has no {SBATCH_FILE}: it was not submitted to Slurm")
+    return _sbatch(run_dir, resume)
+
+
+def _sbatch(run_dir: Path, resume: str | None) -> str:
     argv = ["sbatch", "--parsable", SBATCH_FILE] + (["--resume", resume] if resume else [])
     result = _run(argv, cwd=run_dir)
     if result.returncode != 0:

@@ -1,0 +1,63 @@
+"""The Train page's "Where to run" and the Jobs page's Slurm column: unavailable without sbatch
+(with the reason), and against the real one-node Slurm a refused job says Slurm's reason while
+an accepted one shows its job id and state on the Train and Jobs pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import jobs
+from core.cluster import slurm
+from tests.app.conftest import allow_test_folders, app, button, go, texts  # noqa: F401
+from tests.cluster.slurm_daemons import PARTITION
+
+WHERE = "Where to run"
+
+
+def _where(at):
+    return next(radio for radio in at.radio if radio.label == WHERE)
+
+
+def test_without_sbatch_the_cluster_option_says_why(app, reviews_csv, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    go(app, "pages/train.py")
+    where = _where(app)
+    assert where.value == "This computer" and where.disabled
+    assert "Unavailable: no sbatch, squeue, scancel on the PATH" in where.proto.captions[1]
+    assert button(app, "Start training")  # a local run is still offered
+
+
+@pytest.mark.slurm
+def test_train_page_submits_to_slurm_and_jobs_lists_the_job(
+    slurm_cluster,
+    app,  # noqa: F811
+    reviews_csv,
+):
+    app.session_state["config"] = app.session_state["config"].replace(
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"}
+    )
+    app.session_state["preset"] = "Quick"
+    go(app, "pages/train.py")
+    assert not _where(app).disabled
+    _where(app).set_value("A Slurm cluster").run()
+    assert (
+        f"default partition {PARTITION}" in _where(app).proto.captions[1]
+    )  # the default partition, from sinfo
+    app.text_input(key="train.cluster.partition").set_value("nope").run()
+    button(app, "Start training").click().run()
+    assert not app.exception
+    assert "invalid partition specified: nope" in texts(app.error)
+    assert not app.session_state["run_dir"]
+
+    app.text_input(key="train.cluster.partition").set_value("").run()
+    app.text_area(key="train.cluster.extra").set_value("--begin=now+1hour").run()
+    button(app, "Start training").click().run()
+    assert not app.exception, app.exception
+    run_dir = app.session_state["run_dir"]
+    job_id = slurm.job_id_of(run_dir)
+    assert job_id and f"Slurm job {job_id}: PENDING (BeginTime)" in texts(app.caption)
+
+    go(app, "pages/jobs.py")
+    table = app.dataframe[0].value
+    assert f"{job_id} PENDING" in list(table["slurm"])
+    assert jobs.stop_job(run_dir)
