@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from core import jobs
+from core import jobs, runs
 from core.cluster import slurm
+from core.cluster.sbatch import SBATCH_FILE
+from core.settings import RunConfig
 from tests.app.conftest import allow_test_folders, app, button, go, texts  # noqa: F401
 from tests.cluster.slurm_daemons import PARTITION
 
@@ -61,3 +63,37 @@ def test_train_page_submits_to_slurm_and_jobs_lists_the_job(
     table = app.dataframe[0].value
     assert f"{job_id} PENDING" in list(table["slurm"])
     assert jobs.stop_job(run_dir)
+
+
+def _stopped_cluster_run(job_id: str):
+    run_dir = runs.create_run(RunConfig(name="on the cluster"))
+    runs.write_status(run_dir, state="stopped", step=4, total_steps=10, message="Slurm ended it")
+    runs.write_json_atomic(run_dir / slurm.SLURM_FILE, {"job_id": job_id})
+    (run_dir / SBATCH_FILE).write_text("#!/bin/bash\n")
+    (run_dir / runs.CHECKPOINT_DIR / "checkpoint-4").mkdir(parents=True)
+    return run_dir
+
+
+def test_jobs_page_resumes_a_cluster_run_on_the_cluster(app, tmp_path, monkeypatch):  # noqa: F811
+    calls = []
+    monkeypatch.setattr(slurm, "resubmit", lambda path, resume: calls.append(("slurm", resume)))
+    monkeypatch.setattr(jobs, "start_job", lambda *args, **kwargs: calls.append(("local", None)))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # Slurm cannot be asked for the state
+    run_dir = _stopped_cluster_run("4242")
+    go(app, "pages/jobs.py")
+    assert list(app.dataframe[0].value["slurm"]) == ["4242 UNKNOWN"]
+    button(app, "Resume from the latest checkpoint").click().run()
+    assert not app.exception
+    assert calls == [("slurm", "latest")]  # resubmitted, not started on this computer
+    assert app.session_state["run_dir"] == str(run_dir)
+
+
+def test_jobs_page_says_why_a_cluster_run_cannot_resume(app, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    run_dir = _stopped_cluster_run("4243")
+    go(app, "pages/jobs.py")
+    button(app, "Resume from the latest checkpoint").click().run()
+    assert not app.exception
+    assert "Not resumed: no sbatch, squeue, scancel on the PATH" in texts(app.error)
+    assert (run_dir / runs.CHECKPOINT_DIR / "checkpoint-4").is_dir()
+    assert runs.read_status(run_dir)["state"] == "stopped"
