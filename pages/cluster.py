@@ -15,7 +15,7 @@ from core.settings import RunConfig
 KEY = "cluster."
 
 
-def options_input(known: list[str], key: str = KEY) -> SlurmOptions:
+def options_input(known: list[str], key: str = KEY, time: str = "24:00:00") -> SlurmOptions:
     """Partition, account, time limit, GPUs per node, GRES type and extra #SBATCH lines."""
     left, middle, right = st.columns(3)
     partition = left.text_input(
@@ -25,7 +25,7 @@ def options_input(known: list[str], key: str = KEY) -> SlurmOptions:
         help="This cluster's partitions: " + (", ".join(known) or "none listed"),
     )
     account = middle.text_input("Account", key=f"{key}account", placeholder="your default")
-    time_limit = right.text_input("Time limit", "24:00:00", key=f"{key}time")
+    time_limit = right.text_input("Time limit", time, key=f"{key}time")
     gpus = left.number_input(
         "GPUs per node (0: a CPU run)", min_value=0, value=0, step=1, key=f"{key}gpus"
     )

@@ -22,15 +22,17 @@ KEY = "train.cluster."
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _cluster_partitions(path: str, slurm_conf: str) -> tuple[list[str], str]:
-    """The partitions `sinfo` lists (default first), or why no cluster can be used from here.
+def _cluster_partitions(path: str, slurm_conf: str) -> tuple[list[str], str, str]:
+    """The partitions `sinfo` lists (default first) and the default one's time limit, or why no
+    cluster can be used from here.
 
     Cached a minute per PATH and SLURM_CONF (its arguments): every rerun of the page asks.
     """
     try:
-        return slurm.partitions(), ""
+        known = slurm.partitions()
     except slurm.SlurmError as err:
-        return [], str(err)
+        return [], "", str(err)
+    return known, slurm.default_time_limit(known[0]) if known else "24:00:00", ""
 
 
 def where_to_run(config: RunConfig, preset: str) -> tuple[RunConfig, SlurmOptions | None, list]:
@@ -40,7 +42,7 @@ def where_to_run(config: RunConfig, preset: str) -> tuple[RunConfig, SlurmOption
         The config (nodes set for a cluster run), the cluster options (None: this computer) and
         why the cluster run cannot start yet (empty when it can).
     """
-    known, unavailable = _cluster_partitions(
+    known, time_limit, unavailable = _cluster_partitions(
         os.environ.get("PATH", ""), os.environ.get("SLURM_CONF", "")
     )
     default = f"default partition {known[0]}" if known else ""
@@ -60,7 +62,7 @@ def where_to_run(config: RunConfig, preset: str) -> tuple[RunConfig, SlurmOption
     nodes = st.number_input("Nodes", min_value=1, value=config.parallel.nodes, key=f"{KEY}nodes")
     if int(nodes) != config.parallel.nodes:
         config = config.replace(parallel={"nodes": int(nodes)})
-    options = options_input(known, key=KEY)
+    options = options_input(known, KEY, time_limit)
     problems = options.problems()
     if preset == "Auto":
         problems.append("Auto's search runs on this computer: pick Quick, Balanced or Thorough")

@@ -107,6 +107,24 @@ def partitions() -> list[str]:
     return sorted((name.rstrip("*") for name in names), key=lambda n: f"{n}*" not in names)
 
 
+def time_limits() -> dict[str, str]:
+    """Each partition's longest time limit as `sinfo` says it ("4:00:00", "infinite" …); empty
+    when it cannot be asked."""
+    try:
+        result = _run(["sinfo", "-h", "-o", "%P|%l"])
+    except SlurmError:
+        return {}
+    pairs = (line.split("|", 1) for line in result.stdout.splitlines() if "|" in line)
+    return {name.rstrip("*"): limit.strip() for name, limit in pairs}
+
+
+def default_time_limit(partition: str, fallback: str = "24:00:00") -> str:
+    """The time limit to offer for `partition`: its own maximum when it has one, else `fallback`
+    (a job asking for more than the partition allows would wait forever)."""
+    limit = time_limits().get(partition, "")
+    return limit if limit and limit not in ("infinite", "n/a") else fallback
+
+
 def run_dir_problem(run_dir: Path, nodes: list[str]) -> str:
     """Why the cluster's nodes may not see `run_dir`, with the fix; "" when they can.
 

@@ -97,3 +97,24 @@ def test_jobs_page_says_why_a_cluster_run_cannot_resume(app, tmp_path, monkeypat
     assert "Not resumed: no sbatch, squeue, scancel on the PATH" in texts(app.error)
     assert (run_dir / runs.CHECKPOINT_DIR / "checkpoint-4").is_dir()
     assert runs.read_status(run_dir)["state"] == "stopped"
+
+
+def test_defaults_come_from_sinfo(app, tmp_path, monkeypatch):  # noqa: F811
+    """The default partition and its own time limit, as a cluster's `sinfo` lists them."""
+    bin_dir = tmp_path / "slurm-bin"
+    bin_dir.mkdir()
+    for name in ("sbatch", "squeue", "scancel"):
+        (bin_dir / name).write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "sinfo").write_text(
+        '#!/bin/sh\ncase "$*" in\n'
+        '  *"%P|%l"*) printf "long|infinite\\nshort*|4:00:00\\n" ;;\n'
+        '  *) printf "long\\nshort*\\n" ;;\nesac\n'
+    )
+    for path in bin_dir.iterdir():
+        path.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    go(app, "pages/train.py")
+    assert "default partition short" in _where(app).proto.captions[1]
+    _where(app).set_value("A Slurm cluster").run()
+    assert app.text_input(key="train.cluster.time").value == "4:00:00"
+    assert "long" in app.text_input(key="train.cluster.partition").help
