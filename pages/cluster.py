@@ -15,23 +15,24 @@ from core.settings import RunConfig
 KEY = "cluster."
 
 
-def _options(known: list[str]) -> SlurmOptions:
+def options_input(known: list[str], key: str = KEY, time: str = "24:00:00") -> SlurmOptions:
+    """Partition, account, time limit, GPUs per node, GRES type and extra #SBATCH lines."""
     left, middle, right = st.columns(3)
     partition = left.text_input(
         "Partition",
-        key=f"{KEY}partition",
+        key=f"{key}partition",
         placeholder=known[0] if known else "the cluster's default",
         help="This cluster's partitions: " + (", ".join(known) or "none listed"),
     )
-    account = middle.text_input("Account", key=f"{KEY}account", placeholder="your default")
-    time_limit = right.text_input("Time limit", "24:00:00", key=f"{KEY}time")
+    account = middle.text_input("Account", key=f"{key}account", placeholder="your default")
+    time_limit = right.text_input("Time limit", time, key=f"{key}time")
     gpus = left.number_input(
-        "GPUs per node (0: a CPU run)", min_value=0, value=0, step=1, key=f"{KEY}gpus"
+        "GPUs per node (0: a CPU run)", min_value=0, value=0, step=1, key=f"{key}gpus"
     )
     gpu_type = middle.text_input(
-        "GPU type (GRES)", key=f"{KEY}gpu_type", placeholder="any", disabled=not gpus
+        "GPU type (GRES)", key=f"{key}gpu_type", placeholder="any", disabled=not gpus
     )
-    extra = st.text_area("More #SBATCH options, one per line", key=f"{KEY}extra", height=68)
+    extra = st.text_area("More #SBATCH options, one per line", key=f"{key}extra", height=68)
     return SlurmOptions(
         partition=partition.strip(),
         account=account.strip(),
@@ -73,7 +74,7 @@ def cluster_section(config: RunConfig, checks_pass: bool) -> None:
     except slurm.SlurmError as err:
         st.info(f"Not available here: {err}.", icon=":material/info:")
         return
-    options = _options(known)
+    options = options_input(known)
     problems = options.problems()
     for problem in problems:
         st.error(problem)

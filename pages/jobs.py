@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import jobs, runs
+from core.cluster import slurm
 from pages.common import require_router
 
 require_router()
@@ -36,6 +37,7 @@ for run_dir in all_runs:
             "state": status.get("state", "?"),
             "step": f"{status.get('step', 0)}/{status.get('total_steps', 0)}",
             "accuracy": round(evaluation["accuracy"], 3) if evaluation else None,
+            "slurm": " ".join(filter(None, [slurm.job_id_of(run_dir), status.get("slurm_state")])),
             "message": status.get("message", ""),
         }
     )
@@ -58,8 +60,15 @@ elif checkpoints and cols[2].button(
     "Resume from the latest checkpoint",
     help="Continues exactly: optimizer, schedule, random state and position in the data.",
 ):
-    jobs.start_job(runs.read_config(path), resume="latest", run_dir=path)
-    st.session_state["run_dir"] = str(path)
-    st.switch_page("pages/train.py")
+    try:
+        if slurm.job_id_of(path):  # a cluster run goes back to the cluster, with its script
+            slurm.resubmit(path, resume="latest")
+        else:
+            jobs.start_job(runs.read_config(path), resume="latest", run_dir=path)
+    except slurm.SlurmError as err:
+        st.error(f"Not resumed: {err}. The run and its checkpoints are kept.")
+    else:
+        st.session_state["run_dir"] = str(path)
+        st.switch_page("pages/train.py")
 with st.expander("Log tail"):
     st.code(runs.tail_log(Path(path), 30) or "(empty)", language="text")

@@ -21,6 +21,7 @@ from pages.common import (
 )
 from pages.live_view import render_live, render_sample_batch
 from pages.search_view import budget_input, render_search, search_space_input
+from pages.train_where import cluster_caption, submit_to_cluster, where_to_run
 
 require_router()
 
@@ -161,7 +162,8 @@ if ready["Data"][0]:
 blocked = [
     f"{step}: {why}" for step, (ok, why) in ready.items() if step in ("Model", "Data") and not ok
 ]
-blocked += launch_problems(config)
+config, cluster, cluster_problems = where_to_run(config, preset)
+blocked += cluster_problems if cluster else launch_problems(config)
 blocked += [budget_problem] if budget_problem else []
 for reason in blocked:
     st.warning(reason, icon=":material/block:")
@@ -173,7 +175,9 @@ if st.button(
     help="One job runs at a time; a queued run starts by itself when the device is free.",
 ):
     try:
-        if preset == "Auto":
+        if cluster:
+            run_dir = submit_to_cluster(config, cluster, preset)
+        elif preset == "Auto":
             from core.search import start_search
 
             run_dir = str(start_search(config, budget, space=space))
@@ -190,6 +194,7 @@ if active:
 
 if run_dir:
     st.subheader(f"Run {Path(run_dir).name}")
+    cluster_caption(run_dir, status)
     fingerprint = runs.read_config(Path(run_dir)).data.fingerprint
     st.caption(f"Data fingerprint `{fingerprint or 'n/a'}`: the exact data this run trains on.")
     searching = (Path(run_dir) / "search.json").exists()

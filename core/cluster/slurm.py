@@ -107,6 +107,24 @@ def partitions() -> list[str]:
     return sorted((name.rstrip("*") for name in names), key=lambda n: f"{n}*" not in names)
 
 
+def time_limits() -> dict[str, str]:
+    """Each partition's longest time limit as `sinfo` says it ("4:00:00", "infinite" …); empty
+    when it cannot be asked."""
+    try:
+        result = _run(["sinfo", "-h", "-o", "%P|%l"])
+    except SlurmError:
+        return {}
+    pairs = (line.split("|", 1) for line in result.stdout.splitlines() if "|" in line)
+    return {name.rstrip("*"): limit.strip() for name, limit in pairs}
+
+
+def default_time_limit(partition: str, fallback: str = "24:00:00") -> str:
+    """The time limit to offer for `partition`: its own maximum when it has one, else `fallback`
+    (a job asking for more than the partition allows would wait forever)."""
+    limit = time_limits().get(partition, "")
+    return limit if limit and limit not in ("infinite", "n/a") else fallback
+
+
 def run_dir_problem(run_dir: Path, nodes: list[str]) -> str:
     """Why the cluster's nodes may not see `run_dir`, with the fix; "" when they can.
 
@@ -153,6 +171,23 @@ def submit(run_dir: Path, options: SlurmOptions | None = None, resume: str | Non
         config, str(run_dir / runs.CONFIG_FILE), options, str(run_dir / "slurm-%j.out")
     )
     (run_dir / SBATCH_FILE).write_text(script)
+    return _sbatch(run_dir, resume)
+
+
+def resubmit(run_dir: Path, resume: str = "latest") -> str:
+    """Submit the run's own train.sbatch again (same partition, GPUs, time limit), continuing
+    from `resume`: Resume after a time limit or a Stop.
+
+    Raises:
+        SlurmError: no script in the run directory, no Slurm here, or the cluster refused it.
+    """
+    run_dir = Path(run_dir).resolve()
+    if not (run_dir / SBATCH_FILE).exists():
+        raise SlurmError(f"{run_dir} has no {SBATCH_FILE}: it was not submitted to Slurm")
+    return _sbatch(run_dir, resume)
+
+
+def _sbatch(run_dir: Path, resume: str | None) -> str:
     argv = ["sbatch", "--parsable", SBATCH_FILE] + (["--resume", resume] if resume else [])
     result = _run(argv, cwd=run_dir)
     if result.returncode != 0:
