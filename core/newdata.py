@@ -1,0 +1,207 @@
+""""Will it still work on new data?": a finished classification run scored on a new labelled batch.
+
+    report = check_new_data(run_dir, "new_batch.csv")
+    report["verdict"]  # "9 points worse on the new data; the texts are 2.0× as long and 14% of
+                       #  words are unseen: retrain with some of the new data."
+
+The batch is read as the Data page reads files (core.data.load) and its columns are found as the
+Data page finds them (core.data.detect.suggest_mapping), unless named. Rows whose label the model
+never saw are counted and named, and left out of the scores: the model cannot predict them.
+Macro-F1 is compared over the labels the batch holds, on both sides (the validation figure is
+recomputed from its per-class F1), so a batch without some labels is not penalised for them.
+The drift part is core.data.drift's report between the run's training file and the batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core import runs
+from core.data.formats import DataError
+from core.evaluate import per_class_report
+from core.predict import (
+    PredictError,
+    check_adapter,
+    clean_cell,
+    load_merged_classifier,
+    load_table_for,
+    predict_probabilities,
+)
+
+WORSE_POINTS = 5.0  # accuracy this many points below validation counts as "worse"
+
+
+def find_columns(table: pd.DataFrame, data, text_col: str | None, label_col: str | None):
+    """(text column, label column) of the batch: as named, else the run's names, else guessed.
+
+    Raises:
+        PredictError: a named column is absent, or no label column can be found.
+    """
+    from core.data.detect import suggest_mapping
+
+    columns = ", ".join(map(str, table.columns))
+    for name in (text_col, label_col):
+        if name and name not in table.columns:
+            raise PredictError(f"No column {name!r} in the batch; it has {columns}.")
+    try:
+        guess = suggest_mapping(table)
+    except DataError as err:
+        raise PredictError(f"{err} Name the text column.") from err
+    text = text_col or (data.text_column if data.text_column in table else guess.get("text"))
+    label = label_col or (data.label_column if data.label_column in table else guess.get("label"))
+    if not text:
+        raise PredictError(f"No column of the batch looks like text ({columns}): name it.")
+    if not label or label == text:
+        raise PredictError(
+            f"The batch needs a label column to be scored, and none was found ({columns}). "
+            "Name it, or use 'Label a whole file' to predict an unlabelled file."
+        )
+    return text, label
+
+
+def batch_rows(table: pd.DataFrame, text: str, label: str, known: list[str]):
+    """(texts, label ids) of the rows with text and a known label; and unknown label → rows."""
+    texts = [clean_cell(v) for v in table[text]]
+    labels = [clean_cell(v) for v in table[label]]
+    index = {name: i for i, name in enumerate(known)}
+    keep = [i for i, (t, y) in enumerate(zip(texts, labels)) if t and y in index]
+    unknown = pd.Series([y for t, y in zip(texts, labels) if t and y and y not in index])
+    return (
+        [texts[i] for i in keep],
+        np.array([index[labels[i]] for i in keep], dtype=int),
+        {str(k): int(v) for k, v in unknown.value_counts().items()},
+    )
+
+
+def macro_f1_over(report: list[dict], present: set[str]) -> float:
+    """Mean F1 over the labels in `present` (an undefined F1 counts as 0, as training does)."""
+    values = [r["f1"] or 0.0 for r in report if r["label"] in present]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def per_class_changes(validation: list[dict], new: list[dict]) -> list[dict]:
+    """Per label: recall and F1 on validation and on the batch, and the change in F1."""
+    rows = []
+    for old, now in zip(validation, new):
+        if not now["support"]:
+            continue
+        change = None if old["f1"] is None or now["f1"] is None else now["f1"] - old["f1"]
+        rows.append(
+            {
+                "label": now["label"],
+                "rows": now["support"],
+                "validation_recall": old["recall"],
+                "new_recall": now["recall"],
+                "validation_f1": old["f1"],
+                "new_f1": now["f1"],
+                "f1_change": change,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["f1_change"] is None, r["f1_change"] or 0.0))
+
+
+def drift_report(config, table: pd.DataFrame, text: str, label: str, embed: bool):
+    """core.data.drift.compare of the training file against the batch; None if it is gone."""
+    from core.data.drift import compare
+    from core.data.load import load_table
+
+    try:
+        train = load_table(Path(config.data.path))
+    except (OSError, DataError, ValueError):
+        return None
+    names = {text: config.data.text_column, label: config.data.label_column}
+    new = table[[text, label]].rename(columns=names)
+    mapping = {"task": "classification", **{"text": names[text], "label": names[label]}}
+    return compare(train, new, mapping, embed=embed)
+
+
+def verdict_text(change_points: float, drift) -> str:
+    """One plain sentence: how much worse (or not), why it may be, and what to do."""
+    if change_points <= -WORSE_POINTS:
+        head = f"{-change_points:.0f} points worse on the new data"
+    elif change_points >= WORSE_POINTS:
+        head = f"{change_points:.0f} points better on the new data"
+    else:
+        head = f"About as good on the new data ({change_points:+.1f} points)"
+    reasons = []
+    checks = {c.name: c for c in drift.checks} if drift is not None else {}
+    if "length" in checks and checks["length"].drifted:
+        ratio = np.median(drift.new_lengths) / max(np.median(drift.reference_lengths), 1)
+        reasons.append(f"the texts are {ratio:.1f}× as long")
+    if "vocabulary" in checks and checks["vocabulary"].drifted:
+        reasons.append(f"{checks['vocabulary'].value:.0%} of words are unseen")
+    if "labels" in checks and checks["labels"].drifted:
+        reasons.append("the labels are mixed differently")
+    if "embedding" in checks and checks["embedding"].drifted:
+        reasons.append("the topics moved")
+    why = f"; {' and '.join(reasons)}" if reasons else ""
+    if change_points > -WORSE_POINTS:
+        advice = "keep using it" + (", and watch the drift" if reasons else "")
+    elif reasons:
+        advice = "retrain with some of the new data"
+    else:
+        advice = "the data looks alike, so look at the per-class changes and the mistakes"
+    return f"{head}{why}: {advice}."
+
+
+def check_new_data(
+    run_dir: Path,
+    path: Path,
+    text_col: str | None = None,
+    label_col: str | None = None,
+    embed: bool = True,
+    device: str = "auto",
+) -> dict:
+    """Score a finished classification run on a new labelled batch, against its validation.
+
+    Returns:
+        rows, scored, text_column, label_column, unknown_labels ({label: rows}), labels,
+        validation and new ({accuracy, macro_f1}), macro_f1_labels, confusion (batch, rows:
+        true), per_class (per_class_changes), drift (DriftResult or None), verdict.
+
+    Raises:
+        PredictError or DataError: bad run or batch, with what to do about it.
+    """
+    run_dir = Path(run_dir)
+    labels = [str(x) for x in check_adapter(run_dir)["labels"]]
+    evaluation = runs.read_eval(run_dir) or {}
+    if "confusion" not in evaluation:
+        raise PredictError("This run has no validation evaluation to compare with: train again.")
+    config = runs.read_config(run_dir)
+    table = load_table_for(Path(path))
+    text, label = find_columns(table, config.data, text_col, label_col)
+    texts, truth, unknown = batch_rows(table, text, label, labels)
+    if not texts:
+        raise PredictError(
+            f"No row of the batch has text in {text!r} and a label the model knows "
+            f"({', '.join(labels[:10])}); its labels: {', '.join(list(unknown)[:10]) or 'none'}."
+        )
+    probs = predict_probabilities(load_merged_classifier(run_dir, device), texts)
+    confusion = np.zeros((len(labels), len(labels)), dtype=int)
+    np.add.at(confusion, (truth, probs.argmax(-1)), 1)
+    new_report = per_class_report(confusion.tolist(), labels)
+    old_report = per_class_report(evaluation["confusion"], labels)
+    present = {labels[i] for i in set(truth.tolist())}
+    new = {"accuracy": float(np.trace(confusion) / len(truth)),
+           "macro_f1": macro_f1_over(new_report, present)}  # fmt: skip
+    old = {"accuracy": float(evaluation["accuracy"]),
+           "macro_f1": macro_f1_over(old_report, present)}  # fmt: skip
+    drift = drift_report(config, table, text, label, embed)
+    return {
+        "rows": len(table),
+        "scored": len(texts),
+        "text_column": text,
+        "label_column": label,
+        "unknown_labels": unknown,
+        "labels": labels,
+        "validation": old,
+        "new": new,
+        "macro_f1_labels": len(present),
+        "confusion": confusion.tolist(),
+        "per_class": per_class_changes(old_report, new_report),
+        "drift": drift,
+        "verdict": verdict_text(100 * (new["accuracy"] - old["accuracy"]), drift),
+    }
