@@ -1,4 +1,4 @@
-""""Will it still work on new data?": a finished classification run scored on a new labelled batch.
+"""Will it still work on new data? A finished classification run scored on a new labelled batch.
 
     report = check_new_data(run_dir, "new_batch.csv")
     report["verdict"]  # "9 points worse on the new data; the texts are 2.0× as long and 14% of
@@ -67,8 +67,10 @@ def batch_rows(table: pd.DataFrame, text: str, label: str, known: list[str]):
     texts = [clean_cell(v) for v in table[text]]
     labels = [clean_cell(v) for v in table[label]]
     index = {name: i for i, name in enumerate(known)}
-    keep = [i for i, (t, y) in enumerate(zip(texts, labels)) if t and y in index]
-    unknown = pd.Series([y for t, y in zip(texts, labels) if t and y and y not in index])
+    keep = [i for i, (t, y) in enumerate(zip(texts, labels, strict=True)) if t and y in index]
+    unknown = pd.Series(
+        [y for t, y in zip(texts, labels, strict=True) if t and y and y not in index]
+    )
     return (
         [texts[i] for i in keep],
         np.array([index[labels[i]] for i in keep], dtype=int),
@@ -85,7 +87,7 @@ def macro_f1_over(report: list[dict], present: set[str]) -> float:
 def per_class_changes(validation: list[dict], new: list[dict]) -> list[dict]:
     """Per label: recall and F1 on validation and on the batch, and the change in F1."""
     rows = []
-    for old, now in zip(validation, new):
+    for old, now in zip(validation, new, strict=True):
         if not now["support"]:
             continue
         change = None if old["f1"] is None or now["f1"] is None else now["f1"] - old["f1"]
@@ -168,7 +170,7 @@ def check_new_data(
     run_dir = Path(run_dir)
     labels = [str(x) for x in check_adapter(run_dir)["labels"]]
     evaluation = runs.read_eval(run_dir) or {}
-    if "confusion" not in evaluation:
+    if len(evaluation.get("confusion") or []) != len(labels):
         raise PredictError("This run has no validation evaluation to compare with: train again.")
     config = runs.read_config(run_dir)
     table = load_table_for(Path(path))
@@ -205,3 +207,103 @@ def check_new_data(
         "drift": drift,
         "verdict": verdict_text(100 * (new["accuracy"] - old["accuracy"]), drift),
     }
+
+
+ROLE_COLUMNS = {  # the run's column setting → the suggest_mapping roles that can fill it
+    "text_column": ("text", "instruction", "messages"),
+    "prompt_column": ("instruction", "prompt"),
+    "response_column": ("output", "chosen"),
+    "messages_column": ("messages",),
+}
+
+
+def map_text_columns(table: pd.DataFrame, data) -> pd.DataFrame:
+    """The batch with its columns renamed to the run's, where the run's names are absent and
+    suggest_mapping (the Data page's column finder) recognises the role."""
+    from core.data.detect import suggest_mapping
+
+    try:
+        guess = suggest_mapping(table)
+    except DataError:
+        return table
+    renames = {}
+    for setting, roles in ROLE_COLUMNS.items():
+        wanted = getattr(data, setting, "")
+        found = next((guess[r] for r in roles if guess.get(r)), None)
+        if wanted and wanted not in table and found and found not in renames:
+            renames[found] = wanted
+    return table.rename(columns=renames)
+
+
+def check_new_text_data(run_dir: Path, path: Path, device: str = "auto") -> dict:
+    """A generative run's eval loss and perplexity on a new batch, against its validation.
+
+    Measured as training measured validation (core.train.text_eval.token_weighted_loss over the
+    same token rows). Returns: rows, scored, validation and new ({eval_loss, perplexity}),
+    n_tokens, verdict.
+
+    Raises:
+        PredictError or DataError: bad run or batch, with what to do about it.
+    """
+    import math
+
+    from core.evaluate import load_generator
+    from core.train import speed
+    from core.train.generative import _usable, build_examples, tokenize_examples
+    from core.train.text_eval import token_weighted_loss
+
+    run_dir = Path(run_dir)
+    evaluation = runs.read_eval(run_dir) or {}
+    if "eval_loss" not in evaluation or evaluation.get("task") == "classification":
+        raise PredictError("This run has no text-generation evaluation to compare with.")
+    config = runs.read_config(run_dir)
+    table = map_text_columns(load_table_for(Path(path)), config.data)
+    examples = [e for e in build_examples(config, table) if _usable(e)]
+    if not examples:
+        raise PredictError("No row of the batch has text (or a response) to measure.")
+    try:
+        generator = load_generator(run_dir)
+    except (OSError, ValueError, KeyError) as err:
+        raise PredictError(f"The trained model in {run_dir} could not be loaded: {err}.") from err
+    if device == "cuda" or (device == "auto" and _cuda()):
+        generator.model.to("cuda")
+    rows = tokenize_examples(
+        generator.tokenizer, examples, config.training.max_length, speed.train_on_prompt(config)
+    )
+    collator = speed.make_collator(config, generator.tokenizer, packing=False)
+    loss, n_tokens = token_weighted_loss(generator.model, rows, collator)
+    new = {"eval_loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+    old = {"eval_loss": evaluation["eval_loss"], "perplexity": evaluation["perplexity"]}
+    ratio = new["perplexity"] / max(old["perplexity"], 1e-9)
+    return {
+        "rows": len(table),
+        "scored": len(examples),
+        "n_tokens": n_tokens,
+        "validation": old,
+        "new": new,
+        "verdict": text_verdict(ratio),
+    }
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+PERPLEXITY_WORSE = 1.2  # perplexity this many times the validation one counts as "worse"
+
+
+def text_verdict(ratio: float) -> str:
+    """Plain words for new-batch perplexity over validation perplexity."""
+    if ratio >= PERPLEXITY_WORSE:
+        return (
+            f"Perplexity is {ratio:.1f}× the validation one: the new texts surprise the model "
+            "more; retrain with some of the new data."
+        )
+    if ratio <= 1 / PERPLEXITY_WORSE:
+        return (
+            f"Perplexity is {ratio:.2f}× the validation one: the new texts are easier for the "
+            "model than validation; keep using it."
+        )
+    return f"Perplexity is about the same as on validation ({ratio:.2f}×): keep using it."

@@ -11,7 +11,7 @@ import pytest
 
 from core import runs
 from core.data.drift import DriftCheck
-from core.newdata import check_new_data, verdict_text
+from core.newdata import check_new_data, check_new_text_data, text_verdict, verdict_text
 from core.predict import PredictError, predict_file
 from tests.conftest import write_reviews
 from tests.core.test_merge import make_run, tiny_base
@@ -54,9 +54,7 @@ def test_scores_match_the_predictions_and_validation_is_read_back(run_dir, batch
     assert report["verdict"].endswith(".")
 
 
-def test_labels_the_model_never_saw_are_named_and_left_out_of_the_scores(
-    run_dir, batch, tmp_path
-):
+def test_labels_the_model_never_saw_are_named_and_left_out_of_the_scores(run_dir, batch, tmp_path):
     known = check_new_data(run_dir, batch, embed=False, device="cpu")
     table = pd.read_csv(batch)
     extra = pd.DataFrame({"text": ["good nice pleasant"] * 7, "label": ["neutral"] * 7})
@@ -124,3 +122,28 @@ def test_a_generative_run_is_refused_with_a_message(tmp_path):
     write_reviews(tmp_path / "b.csv", rows=10)
     with pytest.raises(PredictError, match="classification run"):
         check_new_data(run, tmp_path / "b.csv", embed=False)
+
+
+def test_a_generative_run_gets_loss_and_perplexity_in_either_column_layout(tmp_path):
+    base = tmp_path / "tiny-lm"
+    run = make_run(tmp_path, str(base), base, "causal_lm", tiny_base(base, "causal_lm"))
+    validation = {"task": "causal_lm", "eval_loss": 2.0, "perplexity": float(np.exp(2.0)),
+                  "n_validation": 10, "n_tokens": 100, "samples": []}  # fmt: skip
+    (run / runs.EVAL_FILE).write_text(json.dumps(validation))
+    table = pd.read_csv(write_reviews(tmp_path / "b.csv", rows=20))[["text"]]
+    table.to_csv(tmp_path / "plain.csv", index=False)
+    table.rename(columns={"text": "content"}).to_json(tmp_path / "other.jsonl", lines=True,
+                                                     orient="records")  # fmt: skip
+    report = check_new_text_data(run, tmp_path / "plain.csv", device="cpu")
+    other = check_new_text_data(run, tmp_path / "other.jsonl", device="cpu")
+    assert report["scored"] == 20 and report["n_tokens"] > 20
+    assert report["new"]["perplexity"] == pytest.approx(np.exp(report["new"]["eval_loss"]))
+    assert other["new"] == report["new"] and report["validation"]["eval_loss"] == 2.0
+    ratio = report["new"]["perplexity"] / validation["perplexity"]
+    assert f"{ratio:.1f}" in report["verdict"] or f"{ratio:.2f}" in report["verdict"]
+
+
+def test_text_verdict_follows_the_perplexity_ratio():
+    assert "retrain" in text_verdict(1.5)
+    assert "about the same" in text_verdict(1.05)
+    assert "easier" in text_verdict(0.5)
