@@ -36,14 +36,14 @@ def show_new_data(run_dir: str, task: str) -> None:
     text_col = label_col = ""
     embed = False
     if classification:
-        with st.expander("Columns and checks"):
-            text_col = st.text_input("Text column (blank: found for you)", key="newdata-text")
-            label_col = st.text_input("Label column (blank: found for you)", key="newdata-label")
-            embed = st.checkbox(
-                "Compare meaning too (sentence embeddings: a few seconds more)",
-                value=True,
-                key="newdata-embed",
-            )
+        left, right = st.columns(2)
+        text_col = left.text_input("Text column (blank: found for you)", key="newdata-text")
+        label_col = right.text_input("Label column (blank: found for you)", key="newdata-label")
+        embed = st.checkbox(
+            "Compare meaning too (sentence embeddings: a few seconds more)",
+            value=True,
+            key="newdata-embed",
+        )
     if st.button(
         "Check the new batch",
         disabled=uploaded is None and not typed.strip(),
