@@ -52,3 +52,26 @@ def test_a_batch_without_labels_gets_a_message_not_a_traceback(app, data_root, t
     button(app, "Check the new batch").click().run()
     assert not app.exception
     assert "needs a label column" in texts(app.error)
+
+
+def test_a_generative_run_shows_loss_and_perplexity_on_the_new_batch(app, data_root, tmp_path):
+    import json
+
+    from tests.core.test_merge import make_run, tiny_base
+
+    base = tmp_path / "tiny-lm"
+    run_dir = make_run(tmp_path, str(base), base, "causal_lm", tiny_base(base, "causal_lm"))
+    evaluation = {"task": "causal_lm", "eval_loss": 2.0, "perplexity": 7.4, "n_validation": 5}
+    (run_dir / runs.EVAL_FILE).write_text(json.dumps(evaluation))
+    open_results(app, run_dir)
+    table = pd.read_csv(write_reviews(tmp_path / "b.csv", rows=12))[["text"]]
+    data = table.rename(columns={"text": "content"}).to_csv(index=False).encode()
+    app.file_uploader(key="newdata-upload").upload("new.csv", data, "text/csv").run()
+    button(app, "Check the new batch").click().run()
+    assert not app.exception, app.exception
+    assert not app.error, texts(app.error)
+    ours = {m.label: m.value for m in app.metric if m.label.endswith(("validation", "new batch"))}
+    assert ours["Perplexity, validation"] == "7.4"
+    assert float(ours["Perplexity, new batch"]) > 1
+    assert "Perplexity is" in texts(app.info)
+    assert "12 of 12 rows measured" in texts(app.caption)
