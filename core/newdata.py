@@ -8,7 +8,7 @@ The batch is read as the Data page reads files (core.data.load) and its columns 
 Data page finds them (core.data.detect.suggest_mapping), unless named. Rows whose label the model
 never saw are counted and named, and left out of the scores: the model cannot predict them.
 Macro-F1 is compared over the labels the batch holds, on both sides (the validation figure is
-recomputed from its per-class F1), so a batch without some labels is not penalised for them.
+recomputed from its confusion matrix), so a batch without some labels is not penalised for them.
 The drift part is core.data.drift's report between the run's training file and the batch.
 """
 
@@ -62,8 +62,9 @@ def find_columns(table: pd.DataFrame, data, text_col: str | None, label_col: str
     return text, label
 
 
-def batch_rows(table: pd.DataFrame, text: str, label: str, known: list[str]):
-    """(texts, label ids) of the rows with text and a known label; and unknown label → rows."""
+def batch_rows(table: pd.DataFrame, text: str, label: str, known: list[str], pair: str = ""):
+    """(texts, second texts or None, label ids) of the rows with text and a known label; and
+    unknown label → rows."""
     texts = [clean_cell(v) for v in table[text]]
     labels = [clean_cell(v) for v in table[label]]
     index = {name: i for i, name in enumerate(known)}
@@ -71,8 +72,10 @@ def batch_rows(table: pd.DataFrame, text: str, label: str, known: list[str]):
     unknown = pd.Series(
         [y for t, y in zip(texts, labels, strict=True) if t and y and y not in index]
     )
+    pairs = [clean_cell(table[pair].iloc[i]) for i in keep] if pair else None
     return (
         [texts[i] for i in keep],
+        pairs,
         np.array([index[labels[i]] for i in keep], dtype=int),
         {str(k): int(v) for k, v in unknown.value_counts().items()},
     )
@@ -114,6 +117,8 @@ def drift_report(config, table: pd.DataFrame, text: str, label: str, embed: bool
         train = load_table(Path(config.data.path))
     except (OSError, DataError, ValueError):
         return None
+    if config.data.text_column not in train or config.data.label_column not in train:
+        return None  # the training file changed since: nothing to compare with
     names = {text: config.data.text_column, label: config.data.label_column}
     new = table[[text, label]].rename(columns=names)
     mapping = {"task": "classification", **{"text": names[text], "label": names[label]}}
@@ -175,37 +180,54 @@ def check_new_data(
     config = runs.read_config(run_dir)
     table = load_table_for(Path(path))
     text, label = find_columns(table, config.data, text_col, label_col)
-    texts, truth, unknown = batch_rows(table, text, label, labels)
+    pair = config.data.text_pair_column
+    if pair and pair not in table:
+        raise PredictError(
+            f"The run was trained on pairs of texts, but the batch has no second text column "
+            f"{pair!r} (it has {', '.join(map(str, table.columns))}): rename it."
+        )
+    texts, pairs, truth, unknown = batch_rows(table, text, label, labels, pair)
     if not texts:
         raise PredictError(
             f"No row of the batch has text in {text!r} and a label the model knows "
             f"({', '.join(labels[:10])}); its labels: {', '.join(list(unknown)[:10]) or 'none'}."
         )
-    probs = predict_probabilities(load_merged_classifier(run_dir, device), texts)
-    confusion = np.zeros((len(labels), len(labels)), dtype=int)
-    np.add.at(confusion, (truth, probs.argmax(-1)), 1)
-    new_report = per_class_report(confusion.tolist(), labels)
-    old_report = per_class_report(evaluation["confusion"], labels)
-    present = {labels[i] for i in set(truth.tolist())}
-    new = {"accuracy": float(np.trace(confusion) / len(truth)),
-           "macro_f1": macro_f1_over(new_report, present)}  # fmt: skip
-    old = {"accuracy": float(evaluation["accuracy"]),
-           "macro_f1": macro_f1_over(old_report, present)}  # fmt: skip
+    probs = predict_probabilities(load_merged_classifier(run_dir, device), texts, pairs)
+    scores = compare_scores(truth, probs.argmax(-1), labels, evaluation)
     drift = drift_report(config, table, text, label, embed)
-    return {
+    change = 100 * (scores["new"]["accuracy"] - scores["validation"]["accuracy"])
+    return scores | {
         "rows": len(table),
         "scored": len(texts),
         "text_column": text,
         "label_column": label,
         "unknown_labels": unknown,
         "labels": labels,
-        "validation": old,
-        "new": new,
+        "drift": drift,
+        "verdict": verdict_text(change, drift),
+    }
+
+
+def compare_scores(truth, predicted, labels: list[str], evaluation: dict) -> dict:
+    """Batch against validation: validation and new ({accuracy, macro_f1}), macro_f1_labels,
+    confusion (the batch's, rows: true label) and per_class (per_class_changes)."""
+    confusion = np.zeros((len(labels), len(labels)), dtype=int)
+    np.add.at(confusion, (truth, predicted), 1)
+    new_report = per_class_report(confusion.tolist(), labels)
+    old_report = per_class_report(evaluation["confusion"], labels)
+    present = {labels[i] for i in set(truth.tolist())}
+    return {
+        "validation": {
+            "accuracy": float(evaluation["accuracy"]),
+            "macro_f1": macro_f1_over(old_report, present),
+        },  # fmt: skip
+        "new": {
+            "accuracy": float(np.trace(confusion) / len(truth)),
+            "macro_f1": macro_f1_over(new_report, present),
+        },  # fmt: skip
         "macro_f1_labels": len(present),
         "confusion": confusion.tolist(),
         "per_class": per_class_changes(old_report, new_report),
-        "drift": drift,
-        "verdict": verdict_text(100 * (new["accuracy"] - old["accuracy"]), drift),
     }
 
 

@@ -147,3 +147,21 @@ def test_text_verdict_follows_the_perplexity_ratio():
     assert "retrain" in text_verdict(1.5)
     assert "about the same" in text_verdict(1.05)
     assert "easier" in text_verdict(0.5)
+
+
+def test_a_pair_run_needs_the_second_text_column_and_a_gone_training_file_skips_drift(
+    run_dir, batch, tmp_path
+):
+    import shutil
+
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    config = runs.read_config(copy).replace(data={"text_pair_column": "title"})
+    config.save(copy / runs.CONFIG_FILE)
+    with pytest.raises(PredictError, match="no second text column 'title'"):
+        check_new_data(copy, batch, embed=False)
+    config.replace(data={"text_pair_column": "", "path": str(tmp_path / "gone.csv")}).save(
+        copy / runs.CONFIG_FILE
+    )
+    report = check_new_data(copy, batch, embed=False, device="cpu")
+    assert report["drift"] is None and report["scored"] == 60
+    assert "keep using it." in report["verdict"] or "look at" in report["verdict"]
