@@ -10,6 +10,7 @@ from core.export import adapter_zip
 from core.train.precision import precision_text
 from pages.common import readiness, require_router, stepper
 from pages.results_classification import show_report
+from pages.results_newdata import show_new_data
 from pages.results_use import show_use
 
 require_router()
@@ -140,4 +141,5 @@ st.download_button(
 )
 st.caption("Holds the adapter weights, tokenizer, label names, this run's config and a model card.")
 
+show_new_data(run_dir, evaluation.get("task", "classification"))  # newdata: a new batch scored
 show_use(run_dir, evaluation.get("task", "classification"))  # use-model: files, merge, serving

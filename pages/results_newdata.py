@@ -1,0 +1,142 @@
+"""The Results page's "Will it still work on new data?" part: a new labelled batch scored
+against the run's validation figures, with the drift report and one plain verdict.
+
+Not a page itself (app.py lists the pages explicitly); pages/results.py calls `show_new_data`.
+The logic is core.newdata; the batch is scored in the page with a spinner (a forward pass per
+row, as validation was), and an uploaded batch is kept beside the run (run/newdata/uploads/).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.data.formats import DataError
+from core.data.load import SUPPORTED
+from core.predict import PredictError
+
+RESULT_KEY = "newdata-report"
+
+
+def show_new_data(run_dir: str, task: str) -> None:
+    classification = task == "classification"
+    st.subheader("Will it still work on new data?")
+    st.caption(
+        "Give it a new labelled batch: it is scored as validation was, and compared with the "
+        "training data. Columns are found as on the Data page."
+        if classification
+        else "Give it a new batch of texts: its loss and perplexity are measured as "
+        "validation's were."
+    )
+    uploaded = st.file_uploader(
+        "A new batch", type=[s.lstrip(".") for s in SUPPORTED], key="newdata-upload"
+    )
+    typed = st.text_input("…or a file on the server", key="newdata-path")
+    text_col = label_col = ""
+    embed = False
+    if classification:
+        left, right = st.columns(2)
+        text_col = left.text_input("Text column (blank: found for you)", key="newdata-text")
+        label_col = right.text_input("Label column (blank: found for you)", key="newdata-label")
+        embed = st.checkbox(
+            "Compare meaning too (sentence embeddings: a few seconds more)",
+            value=True,
+            key="newdata-embed",
+        )
+    if st.button(
+        "Check the new batch",
+        disabled=uploaded is None and not typed.strip(),
+        icon=":material/fact_check:",
+        key="newdata-check",
+    ):
+        run_check(run_dir, classification, uploaded, typed, text_col, label_col, embed)
+    saved = st.session_state.get(RESULT_KEY)
+    if saved and saved[0] == run_dir:
+        (show_class_report if classification else show_text_report)(saved[1])
+
+
+def run_check(run_dir, classification, uploaded, typed, text_col, label_col, embed) -> None:
+    """Score the batch; bad input becomes a message and the previous report is dropped."""
+    from core.newdata import check_new_data, check_new_text_data
+
+    st.session_state.pop(RESULT_KEY, None)
+    try:
+        path = batch_path(run_dir, uploaded, typed)
+        with st.spinner("Scoring the new batch…"):
+            if classification:
+                report = check_new_data(
+                    Path(run_dir), path, text_col.strip() or None, label_col.strip() or None, embed
+                )
+            else:
+                report = check_new_text_data(Path(run_dir), path)
+    except (PredictError, DataError) as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    st.session_state[RESULT_KEY] = (run_dir, report)
+
+
+def batch_path(run_dir: str, uploaded, typed: str) -> Path:
+    """The upload, kept under the run (content-addressed), or the typed path once confined."""
+    from core.data.load import store_upload
+    from core.paths import confine
+
+    if uploaded is not None:
+        return store_upload(uploaded.getvalue(), uploaded.name, Path(run_dir) / "newdata")
+    path = confine(typed.strip())
+    if not path.is_file():
+        raise DataError(f"No file at {typed.strip()}: check the path.")
+    return path
+
+
+def show_class_report(report: dict) -> None:
+    from core.plots.results import confusion_figure
+
+    st.info(f"**{report['verdict']}**", icon=":material/lightbulb:")
+    if report["unknown_labels"]:
+        named = ", ".join(f"{k} ({v})" for k, v in list(report["unknown_labels"].items())[:8])
+        st.warning(
+            f"{sum(report['unknown_labels'].values()):,} rows have labels the model never saw: "
+            f"{named}. They are left out of the scores; retrain with them to predict them.",
+            icon=":material/new_label:",
+        )
+    st.caption(
+        f"{report['scored']:,} of {report['rows']:,} rows scored (text `{report['text_column']}`,"
+        f" label `{report['label_column']}`); macro-F1 over the {report['macro_f1_labels']} "
+        "labels the batch holds, on both sides."
+    )
+    old, new = report["validation"], report["new"]
+    cols = iter(st.columns(4))
+    for name, key in (("Accuracy", "accuracy"), ("Macro-F1", "macro_f1")):
+        next(cols).metric(f"{name}, validation", f"{old[key]:.1%}")
+        change = 100 * (new[key] - old[key])
+        next(cols).metric(f"{name}, new batch", f"{new[key]:.1%}", f"{change:+.1f} points")
+    left, right = st.columns(2)
+    left.markdown("**Per class** (worst change first)")
+    left.dataframe(report["per_class"], hide_index=True)
+    right.plotly_chart(
+        confusion_figure(report["confusion"], report["labels"]),
+        width="stretch",
+        key="newdata-confusion",
+    )
+    drift = report["drift"]
+    if drift is None:
+        st.info("The training file is no longer on this server: no drift report.")
+        return
+    st.markdown(f"**Drift from the training data: {drift.verdict}**")
+    for check in drift.checks:
+        st.caption(check.message)
+
+
+def show_text_report(report: dict) -> None:
+    st.info(f"**{report['verdict']}**", icon=":material/lightbulb:")
+    old, new = report["validation"], report["new"]
+    cols = st.columns(4)
+    cols[0].metric("Loss, validation", f"{old['eval_loss']:.3f}")
+    cols[1].metric("Loss, new batch", f"{new['eval_loss']:.3f}",
+                   f"{new['eval_loss'] - old['eval_loss']:+.3f}", delta_color="inverse")  # fmt: skip
+    cols[2].metric("Perplexity, validation", f"{old['perplexity']:.1f}")
+    cols[3].metric("Perplexity, new batch", f"{new['perplexity']:.1f}",
+                   f"{new['perplexity'] - old['perplexity']:+.1f}", delta_color="inverse")  # fmt: skip
+    st.caption(f"{report['scored']:,} of {report['rows']:,} rows measured "
+               f"({report['n_tokens']:,} tokens).")  # fmt: skip

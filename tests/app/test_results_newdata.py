@@ -1,0 +1,77 @@
+"""Results page, "Will it still work on new data?": a new labelled batch scored in the page."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from core import runs
+from tests.app.conftest import button, texts
+from tests.app.test_results_use import classifier_run, open_results
+from tests.conftest import write_reviews
+
+
+def test_a_new_batch_in_another_layout_is_scored_against_validation_with_drift(
+    app, data_root, tmp_path
+):
+    run_dir = classifier_run(tmp_path)
+    train = write_reviews(tmp_path / "train.csv", rows=120, seed=1)
+    config = runs.read_config(run_dir).replace(data={"path": str(train)})
+    config.save(run_dir / runs.CONFIG_FILE)
+    table = pd.read_csv(write_reviews(tmp_path / "b.csv", rows=40, seed=2))
+    extra = pd.DataFrame({"text": ["good nice day"] * 3, "label": ["neutral"] * 3})
+    batch = pd.concat([table, extra]).rename(columns={"text": "review", "label": "sentiment"})
+    open_results(app, run_dir)
+
+    app.text_input(key="newdata-path").input(str(tmp_path / "missing.csv")).run()
+    button(app, "Check the new batch").click().run()
+    assert not app.exception
+    assert "missing.csv' is not a file" in texts(app.error)
+
+    upload = batch[["sentiment", "review"]].to_csv(sep="\t", index=False).encode()
+    app.file_uploader(key="newdata-upload").upload("new.tsv", upload, "text/tsv").run()
+    app.checkbox(key="newdata-embed").uncheck().run()
+    button(app, "Check the new batch").click().run()
+    assert not app.exception, app.exception
+    assert not app.error, texts(app.error)
+    assert "on the new data" in texts(app.info)
+    assert "3 rows have labels the model never saw: neutral (3)" in texts(app.warning)
+    ours = [m for m in app.metric if m.label.endswith((", validation", ", new batch"))]
+    assert [m.label for m in ours] == ["Accuracy, validation", "Accuracy, new batch",
+                                       "Macro-F1, validation", "Macro-F1, new batch"]  # fmt: skip
+    assert ours[0].value == "75.0%"
+    assert "40 of 43 rows scored (text `review`, label `sentiment`)" in texts(app.caption)
+    assert "Drift from the training data" in texts(app.markdown)
+    assert list((run_dir / "newdata" / "uploads").glob("*/new.tsv"))  # the upload is kept
+
+
+def test_a_batch_without_labels_gets_a_message_not_a_traceback(app, data_root, tmp_path):
+    run_dir = classifier_run(tmp_path)
+    open_results(app, run_dir)
+    data = pd.DataFrame({"text": ["good day", "bad day"]}).to_csv(index=False).encode()
+    app.file_uploader(key="newdata-upload").upload("new.csv", data, "text/csv").run()
+    button(app, "Check the new batch").click().run()
+    assert not app.exception
+    assert "needs a label column" in texts(app.error)
+
+
+def test_a_generative_run_shows_loss_and_perplexity_on_the_new_batch(app, data_root, tmp_path):
+    import json
+
+    from tests.core.test_merge import make_run, tiny_base
+
+    base = tmp_path / "tiny-lm"
+    run_dir = make_run(tmp_path, str(base), base, "causal_lm", tiny_base(base, "causal_lm"))
+    evaluation = {"task": "causal_lm", "eval_loss": 2.0, "perplexity": 7.4, "n_validation": 5}
+    (run_dir / runs.EVAL_FILE).write_text(json.dumps(evaluation))
+    open_results(app, run_dir)
+    table = pd.read_csv(write_reviews(tmp_path / "b.csv", rows=12))[["text"]]
+    data = table.rename(columns={"text": "content"}).to_csv(index=False).encode()
+    app.file_uploader(key="newdata-upload").upload("new.csv", data, "text/csv").run()
+    button(app, "Check the new batch").click().run()
+    assert not app.exception, app.exception
+    assert not app.error, texts(app.error)
+    ours = {m.label: m.value for m in app.metric if m.label.endswith(("validation", "new batch"))}
+    assert ours["Perplexity, validation"] == "7.4"
+    assert float(ours["Perplexity, new batch"]) > 1
+    assert "Perplexity is" in texts(app.info)
+    assert "12 of 12 rows measured" in texts(app.caption)
