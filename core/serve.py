@@ -81,6 +81,7 @@ def make_handler(classifier, run_name: str):
                 return
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
+                self.drain(length)  # a client still sending would see a broken pipe, not the 413
                 self.reply(413, {"error": f"Body of {length:,} bytes; at most {MAX_BODY_BYTES:,}."})
                 return
             try:
@@ -89,6 +90,17 @@ def make_handler(classifier, run_name: str):
                 self.reply(400, {"error": str(err)})
                 return
             self.reply(200, {"predictions": predictions(classifier, texts)})
+
+        def drain(self, length: int) -> None:
+            """Read and drop a refused body, in chunks, up to 8× the limit (then close)."""
+            left = min(length, 8 * MAX_BODY_BYTES)
+            while left > 0:
+                chunk = self.rfile.read(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            if length > 8 * MAX_BODY_BYTES:
+                self.close_connection = True
 
         def reply(self, code: int, payload: dict) -> None:
             body = json.dumps(payload).encode()
