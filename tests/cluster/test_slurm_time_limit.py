@@ -32,7 +32,9 @@ def _wait_for_step(run_dir, job_id: str, step: int) -> None:
 
 
 def test_time_limit_leaves_a_checkpoint_that_resume_continues(slurm_cluster, tiny_bert, tmp_path):
-    run_dir = _run_dir(tmp_path, tiny_bert, epochs=200.0)  # far more steps than the limit allows
+    # Far more steps than the limit allows: 200 epochs took 37 s on an idle machine, less than
+    # Slurm's 30-second tick may need to send the warning, so the run would complete first.
+    run_dir = _run_dir(tmp_path, tiny_bert, epochs=1000.0)  # the schema's most: ~3 min idle
     config = runs.read_config(run_dir)
     config.replace(training={"logging_steps": 1}).save(run_dir / runs.CONFIG_FILE)
     submitted = time.monotonic()
