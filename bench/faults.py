@@ -23,27 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tiny_models import tiny_bert  # noqa: E402 - bench/ is on the path when run
+
 from core import jobs, runs  # noqa: E402
 from core.settings import RunConfig  # noqa: E402
 
 DATA: Path = Path()  # two-label reviews (tests.conftest.write_reviews), written in main()
-
-
-def tiny_model(folder: Path) -> Path:
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from core.models import embedded_model_path
-
-    config = BertConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertForSequenceClassification(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(embedded_model_path()).save_pretrained(folder)
-    return folder
 
 
 def config(model: Path, steps: int, eval_steps: int = 0) -> RunConfig:
@@ -166,7 +151,7 @@ def main() -> int:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        model = tiny_model(folder / "tiny-bert")
+        model = tiny_bert(folder / "tiny-bert")
         global DATA
         from tests.conftest import write_reviews
 

@@ -21,30 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tiny_models import tiny_bert  # noqa: E402 - bench/ is on the path when run
+
 from core import jobs, runs  # noqa: E402
 from core.cluster import slurm  # noqa: E402
 from core.settings import RunConfig  # noqa: E402
 from tests.cluster.slurm_daemons import start_slurm  # noqa: E402
 from tests.conftest import write_reviews  # noqa: E402
-
-
-def tiny_model(folder: Path) -> Path:
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from core.models import embedded_model_path
-
-    torch.manual_seed(0)
-    config = BertConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    BertForSequenceClassification(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(embedded_model_path()).save_pretrained(folder)
-    return folder
 
 
 def one_run(config: RunConfig, root: Path, on_slurm: bool) -> float:
@@ -71,7 +54,7 @@ def main() -> None:
         os.environ["SLURM_CONF"] = cluster.env["SLURM_CONF"]
         try:
             config = RunConfig().replace(
-                model={"name_or_path": str(tiny_model(root / "model"))},
+                model={"name_or_path": str(tiny_bert(root / "model"))},
                 data={"path": str(write_reviews(root / "reviews.csv", rows=120))},
                 training={
                     "num_train_epochs": 1.0,
