@@ -56,47 +56,37 @@ def per_class_figure(report: list[dict]) -> go.Figure:
 
     A label the model never predicts has no precision (None): its precision bar is left out.
     """
-    names = [str(row["label"]) for row in report]
-    fig = go.Figure()
-    for key, title in (("precision", "precision"), ("recall", "recall")):
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=[row[key] for row in report],
-                name=title,
-                hovertemplate=f"{title} for %{{x}}: %{{y:.0%}}<extra></extra>",
-            )
-        )
-    fig.update_layout(
-        barmode="group",
-        xaxis=category_axis(names, "label"),
-        yaxis=dict(range=[0, 1], tickformat=".0%", title=None),
-        height=300,
-        margin=dict(l=10, r=10, t=30, b=10),
-        legend=dict(orientation="h", y=1.12),
-    )
-    return fig
+    series = [
+        (title, [row[key] for row in report], f"{title} for %{{x}}: %{{y:.0%}}<extra></extra>")
+        for key, title in (("precision", "precision"), ("recall", "recall"))
+    ]
+    return _share_bars([str(row["label"]) for row in report], series, y_title=None)
 
 
 def recall_change_figure(rows: list[dict], first_step: int | None = None) -> go.Figure:
     """Grouped bars per label: recall at the first evaluation and for the final model
     (rows from `core.class_change.recall_changes`)."""
-    names = [str(row["label"]) for row in rows]
     first = f"first evaluation (step {first_step})" if first_step else "first evaluation"
-    fig = go.Figure()
-    for key, title in (("first", first), ("final", "final model")):
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=[row[key] for row in rows],
-                name=title,
-                hovertemplate=f"recall for %{{x}}, {title}: %{{y:.0%}}<extra></extra>",
-            )
+    series = [
+        (
+            title,
+            [row[key] for row in rows],
+            f"recall for %{{x}}, {title}: %{{y:.0%}}<extra></extra>",
         )
+        for key, title in (("first", first), ("final", "final model"))
+    ]
+    return _share_bars([str(row["label"]) for row in rows], series, y_title="recall")
+
+
+def _share_bars(names: list[str], series: list[tuple], y_title: str | None) -> go.Figure:
+    """Grouped bars of shares (0–1) per label: one (name, values, hover template) per series."""
+    fig = go.Figure()
+    for title, values, hover in series:
+        fig.add_trace(go.Bar(x=names, y=values, name=title, hovertemplate=hover))
     fig.update_layout(
         barmode="group",
         xaxis=category_axis(names, "label"),
-        yaxis=dict(range=[0, 1], tickformat=".0%", title="recall"),
+        yaxis=dict(range=[0, 1], tickformat=".0%", title=y_title),
         height=300,
         margin=dict(l=10, r=10, t=30, b=10),
         legend=dict(orientation="h", y=1.12),
