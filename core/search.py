@@ -66,8 +66,20 @@ class SearchSpace:
 
 
 def objective_key(config: RunConfig) -> tuple[str, float]:
-    """(metrics.jsonl key, sign): accuracy is maximised; loss is minimised as -loss."""
-    return ("eval_accuracy", 1.0) if config.model.task == "classification" else ("eval_loss", -1.0)
+    """(metrics.jsonl key, sign): macro-F1 is maximised; loss is minimised as -loss.
+
+    Classifiers are ranked by macro-F1, the metric their best checkpoint and early stopping use
+    (core.train.recipe): ranking trials by accuracy would let a trial that ignores a small class
+    win against the checkpoint choice of its own run.
+    """
+    if config.model.task == "classification":
+        return "eval_macro_f1", 1.0
+    return "eval_loss", -1.0
+
+
+def objective_name(config: RunConfig) -> str:
+    """The objective in words, for the trials chart and the winner's explanation."""
+    return "validation macro-F1" if config.model.task == "classification" else "-validation loss"
 
 
 def read_search(parent: Path) -> dict:

@@ -117,7 +117,9 @@ def render_search(run_dir: str) -> None:
         + (f" · {status.get('message', '')}" if state in runs.ACTIVE_STATES else ""),
     )
     if any(t.get("values") for t in search.get("trials", [])):
-        st.plotly_chart(trials_figure(search), width="stretch")
+        st.plotly_chart(
+            trials_figure(search, search.get("metric", "validation accuracy")), width="stretch"
+        )
     if search.get("trials"):
         st.dataframe(_trial_table(search), hide_index=True, width="stretch")
         st.caption(f"Each trial is its own run, kept under {path / 'trials'}.")

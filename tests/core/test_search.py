@@ -7,8 +7,20 @@ from core import runs
 from core.data.load import load_table
 from core.data.split import classification_split
 from core.plots.trials import trials_figure
-from core.search import MAX_SEARCH_ROWS, check_budget, minimum_budget_s, read_search
-from core.search_trials import best_trial, explain_winner, search_data, trial_config
+from core.search import (
+    MAX_SEARCH_ROWS,
+    check_budget,
+    minimum_budget_s,
+    objective_key,
+    read_search,
+)
+from core.search_trials import (
+    best_trial,
+    explain_winner,
+    measured_speed,
+    search_data,
+    trial_config,
+)
 from core.settings import ConfigError, RunConfig
 from tests.conftest import write_reviews
 
@@ -127,6 +139,10 @@ def test_a_short_search_trains_trials_as_runs_and_promotes_the_best(
     # No trial starts after the deadline (on a loaded machine the first may finish after it).
     assert all(t["started_at"] < search["search_deadline"] for t in search["trials"])
     assert {t["state"] for t in search["trials"]} <= {"complete", "pruned"}
+    # Ranked by the metric the runs' own best checkpoint uses, and the speed measured per trial.
+    assert search["metric"] == "validation macro-F1"
+    assert winner["value"] == pytest.approx(runs.read_eval(winner["run_dir"])["macro_f1"])
+    assert all(t["steps_run"] > 0 and t["startup_s"] > 0 for t in search["trials"])
 
 
 def test_later_trials_shrink_to_the_measured_speed_never_below_the_floor():
@@ -152,3 +168,18 @@ def test_a_queued_search_that_is_stopped_ends_without_training(reviews_csv, data
         status = search_run.run_search(parent, say=lambda _: None)
     assert status["state"] == "stopped" and "Cancelled" in status["message"]
     assert not (parent / "trials").exists()
+
+
+def test_classifier_trials_are_ranked_by_macro_f1_like_their_best_checkpoint():
+    classifier = RunConfig().replace(model={"task": "classification"})
+    assert objective_key(classifier) == ("eval_macro_f1", 1.0)
+    assert objective_key(classifier.replace(model={"task": "causal_lm"})) == ("eval_loss", -1.0)
+
+
+def test_the_winner_is_timed_by_its_steps_without_its_start_up(reviews_csv):
+    trial = {"duration_s": 100.0, "startup_s": 40.0, "steps_run": 120}
+    per_step, startup = measured_speed(trial, RunConfig())
+    assert per_step == pytest.approx(0.5) and startup == 40.0
+    # Nothing measured (an old search.json): the estimator's figures, never a division by zero.
+    per_step, startup = measured_speed({"duration_s": 30.0}, _config(reviews_csv))
+    assert per_step > 0 and startup >= 0
