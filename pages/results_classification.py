@@ -15,6 +15,7 @@ from core.settings import RunConfig
 from pages.common import set_config
 
 GROUPS_SHOWN = 8  # the biggest confusions; the matrix above shows them all
+PERCENT = "%.1f%%"  # cells already in percent (in_percent): one decimal everywhere
 
 
 def show_report(evaluation: dict, config: RunConfig, metrics: list[dict] | None = None) -> None:
@@ -53,17 +54,17 @@ def show_training_change(metrics: list[dict], evaluation: dict) -> None:
         st.plotly_chart(recall_change_figure(change["rows"], change["first_step"]), width="stretch")
     with right:
         st.dataframe(
-            change["rows"],
+            in_percent(change["rows"], ("first", "final", "change")),
             hide_index=True,
             column_config={
                 "label": "Label",
                 "first": st.column_config.NumberColumn(
                     "Recall, first evaluation",
-                    format="percent",
+                    format=PERCENT,
                     help=f"at step {change['first_step']}, the first validation pass",
                 ),
-                "final": st.column_config.NumberColumn("Recall, final", format="percent"),
-                "change": st.column_config.NumberColumn("Change", format="percent"),
+                "final": st.column_config.NumberColumn("Recall, final", format=PERCENT),
+                "change": st.column_config.NumberColumn("Change", format=PERCENT),
             },
         )
 
@@ -104,9 +105,18 @@ def offer_next_run(config: RunConfig) -> None:
     )
 
 
+def in_percent(rows: list[dict], keys: tuple[str, ...]) -> list[dict]:
+    """The rows with `keys` as percentages rounded to one decimal (None stays None), so every
+    cell shows the same decimals (Streamlit's "percent" format drops trailing zeros: 95%, 92.5%)."""
+    return [
+        {k: round(v * 100, 1) if k in keys and v is not None else v for k, v in row.items()}
+        for row in rows
+    ]
+
+
 def show_per_class_table(report: list[dict]) -> None:
     st.dataframe(
-        report,
+        in_percent(report, ("precision", "recall")),
         hide_index=True,
         placeholder="—",  # an undefined precision or recall, not 0
         column_config={
@@ -117,11 +127,11 @@ def show_per_class_table(report: list[dict]) -> None:
             ),
             "precision": st.column_config.NumberColumn(
                 "Precision",
-                format="percent",
+                format=PERCENT,
                 help="of the rows it called this label, the share that are. Empty: never predicted",
             ),
             "recall": st.column_config.NumberColumn(
-                "Recall", format="percent", help="of this label's rows, the share it found"
+                "Recall", format=PERCENT, help="of this label's rows, the share it found"
             ),
             "f1": st.column_config.NumberColumn("F1", format="%.3f"),
         },

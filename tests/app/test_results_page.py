@@ -123,8 +123,9 @@ def test_a_good_run_with_numeric_labels_is_green_with_confusions_grouped(app, da
         assert chart["layout"]["xaxis"]["categoryarray"] == labels
     per_class = app.dataframe[0].value
     assert list(per_class["label"]) == labels
-    assert per_class["recall"].round(2).tolist() == [1.0, 0.88, 1.0, 0.96]
-    assert per_class["precision"].round(3).tolist() == [0.893, 1.0, 0.962, 1.0]
+    # In percent, one decimal in every cell (100.0%, 89.3%), not Streamlit's 100% beside 89.3%.
+    assert per_class["recall"].tolist() == [100.0, 88.0, 100.0, 96.0]
+    assert per_class["precision"].tolist() == [89.3, 100.0, 96.2, 100.0]
 
 
 def test_what_training_changed_per_class_compares_the_first_evaluation_with_the_final(
@@ -148,4 +149,4 @@ def test_what_training_changed_per_class_compares_the_first_evaluation_with_the_
     ]
     table = app.dataframe[1].value
     assert list(table["label"]) == labels
-    assert table["first"].tolist() == [0.98, 0.12] and table["final"].tolist() == [1.0, 0.9]
+    assert table["first"].tolist() == [98.0, 12.0] and table["final"].tolist() == [100.0, 90.0]
