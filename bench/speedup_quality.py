@@ -17,7 +17,7 @@ Each variant is scored on the validation rows (accuracy and cross-entropy) and c
 by a Wilcoxon signed-rank test over the paired seeds (scipy). The output head's logits mask applies
 to causal LMs only and is exact by construction (tests/core/train/test_trainer.py), so it has no
 variant here. Sized to finish on 2 shared cores: 320 training rows and 320 validation rows per
-dataset, max length 32, batch 16, one epoch (20 steps).
+dataset, max length 32, batch 16, one epoch (20 steps) unless --epochs says more.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def write_subset(name: str, folder: Path, work: Path) -> Path:
     return path
 
 
-def train_once(data: Path, seed: int, variant: str, work: Path) -> dict:
-    """One epoch of the app's path in this variant; validation accuracy and loss."""
+def train_once(data: Path, seed: int, variant: str, work: Path, epochs: float = 1.0) -> dict:
+    """`epochs` passes of the app's path in this variant; validation accuracy and loss."""
     import numpy as np
     import torch
     from transformers import set_seed
@@ -91,7 +91,12 @@ def train_once(data: Path, seed: int, variant: str, work: Path) -> dict:
 
     config = RunConfig().replace(
         data={"path": str(data), "validation_fraction": VAL_ROWS / (TRAIN_ROWS + VAL_ROWS)},
-        training={"seed": seed, "max_length": 32, "group_by_length": variant != "random_batches"},
+        training={
+            "seed": seed,
+            "max_length": 32,
+            "num_train_epochs": epochs,
+            "group_by_length": variant != "random_batches",
+        },
     )
     set_seed(seed)
     prepared = prepare_task(config, resolve_model_path(config.model.name_or_path))
@@ -159,6 +164,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--epochs",
+        type=float,
+        default=1.0,
+        help="passes per run (7.5 = the Quick preset's 150 steps)",
+    )
     parser.add_argument("--json", default="speedup_quality.json")
     parser.add_argument("--shared", default=str(SHARED), help="folder of the real datasets")
     args = parser.parse_args(argv)
@@ -175,7 +186,7 @@ def main(argv=None) -> int:
             for variant in order:
                 if str(seed) in results[variant]:
                     continue  # resumed: this run is done
-                results[variant][str(seed)] = train_once(data, seed, variant, work)
+                results[variant][str(seed)] = train_once(data, seed, variant, work, args.epochs)
                 print(name, seed, variant, results[variant][str(seed)], flush=True)
                 raw[name]["summary"] = summary(results)
                 out_path.write_text(json.dumps(raw, indent=1))
