@@ -1,5 +1,6 @@
 """Train and Results pages with a real (short) training job behind them."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,39 @@ def test_experts_can_narrow_autos_search_space(app):
     assert ranks.value == [8, 16, 32]
     ranks.set_value([]).run()
     assert "search space is empty" in texts(app.warning)
+
+
+def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_won(
+    app, reviews_csv
+):
+    from core.search import create_search, read_search, write_search
+    from core.settings import RunConfig
+
+    config = RunConfig().replace(
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"},
+        name="auto",
+    )
+    parent = runs.create_run(config)
+    create_search(parent, budget_minutes=5)
+    search = read_search(parent)
+    params = {"learning_rate": 3e-3, "lora_r": 16, "batch_size": 16}
+    search.update(
+        started=1.0,
+        metric="validation macro-F1",
+        trials=[
+            {"number": 0, "state": "complete", "value": 0.91, "params": params,
+             "values": [[30, 0.8, 40], [60, 0.91, 80]], "duration_s": 60, "run_dir": "t0"},
+            {"number": 1, "state": "pruned", "value": 0.4, "params": {**params, "lora_r": 8},
+             "values": [[90, 0.4, 40]], "duration_s": 30, "run_dir": "t1"},
+        ],
+    )  # fmt: skip
+    write_search(parent, search)
+    runs.write_status(parent, state="completed", message="Auto tried 2 settings; trial 1 won.")
+    app.session_state["run_dir"] = str(parent)
+    go(app, "pages/train.py")
+    assert "Auto tried 2 settings; trial 1 won." in texts(app.success)
+    table = app.dataframe[0].value
+    assert table["state"].tolist() == ["complete", "pruned"]
+    assert table["score"].tolist() == [0.91, 0.4]
+    chart = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert chart["layout"]["yaxis"]["title"]["text"] == "validation macro-F1"
