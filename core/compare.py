@@ -123,6 +123,35 @@ def per_point(run_dir: Path, status: dict, evaluation: dict) -> dict:
     return row
 
 
+def per_point_line(run_dir: Path) -> str:
+    """The gain over the base and its energy and cost per point, in one plain sentence ("" for a
+    run without accuracy, e.g. text generation)."""
+    evaluation = runs.read_eval(run_dir)
+    row = per_point(run_dir, runs.read_status(run_dir), evaluation)
+    if row["base"] == "—":
+        return ""
+    base = row["base"].split(" (")[0]
+    head = f"Accuracy gained over the base ({row['base_what']}, {base}): {row['gain (points)']} points"
+    if row["Wh / point"] == "no gain":
+        return head + ": no gain, so no energy or cost per point."
+    parts = [f"{row['Wh / point']} Wh"] if row["Wh / point"] != "—" else []
+    parts += [row["$ / point"]] if row["$ / point"] != "—" else []
+    if not parts:
+        return head + " (no energy or cost was recorded, so none per point)."
+    return f"{head}: {' and '.join(parts)} per point gained."
+
+
+def energy_summary(run_dir: Path) -> str:
+    """The run's energy (measured or estimated), its pre-run estimate and how far off it was, and
+    the cost per accuracy point, as Markdown paragraphs (Results page and Runs view)."""
+    from core.energy import energy_lines, read_energy
+
+    record = read_energy(run_dir)
+    lines = energy_lines(record) if record else ["No energy was recorded for this run."]
+    point = per_point_line(run_dir)
+    return "\n\n".join(lines + ([point] if point else []))
+
+
 def _number(value: float | None, pattern: str) -> str:
     return "—" if value is None else pattern.format(value)
 
