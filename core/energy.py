@@ -251,17 +251,20 @@ def energy_lines(record: dict) -> list[str]:
     if "joules" not in record:
         pending = "Energy: recorded when training ends."
         return [pending] + (_estimate_lines(record.get(ESTIMATE_KEY)) if record else [])
-    per_j = record.get("tokens_per_joule")
-    if record["method"] == "measured":
-        head = f"Energy: **{_wh(record['joules'])} measured** ({record['source']})"
+    per_j, source = record.get("tokens_per_joule"), record.get("source") or "method not recorded"
+    if record.get("method") == "measured":
+        head = f"Energy: **{_wh(record['joules'])} measured** ({source})"
         tokens = f"{per_j:.3g} tokens per joule" if per_j else "no token count"
     else:
-        head = f"Energy: **≈ {_wh(record['joules'])}, estimated**: {record['source']}"
+        head = f"Energy: **≈ {_wh(record['joules'])}, estimated**: {source}"
         tokens = f"≈ {per_j:.3g} tokens per joule (estimated)" if per_j else "no token count"
-    lines = [
-        f"{head}; {record['seconds']:.1f} s of training at {record['avg_power_w']:.3g} W "
-        f"on average; {tokens}."
-    ]
+    seconds = record.get("seconds")
+    during = (
+        f"{seconds:.1f} s of training at {record['joules'] / seconds:.3g} W on average"
+        if seconds
+        else "training time not recorded"
+    )
+    lines = [f"{head}; {during}; {tokens}."]
     if record.get("from_step"):
         lines.append(
             f"Resumed at step {record['from_step']}: the energy counts from there only, so it "

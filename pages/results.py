@@ -125,8 +125,8 @@ if evaluation.get("task", "classification") == "classification":
 else:
     generation_results(evaluation, run_dir)
 
-with st.expander("Energy and cost of this run, against the pre-run estimate"):
-    st.markdown(energy_summary(path))
+st.subheader("Energy and cost")
+st.markdown(energy_summary(path))
 
 st.subheader("Download")
 st.download_button(
