@@ -100,15 +100,17 @@ def run_cost(status: dict, energy: dict) -> float | None:
 
 def per_point(run_dir: Path, status: dict, evaluation: dict) -> dict:
     """Energy and cost of the run, and per percentage point of accuracy gained over the base:
-    "no gain" where it gained under 0.05 points (never a division by zero or a negative cost)."""
+    "no gain" where it gained under 0.05 points (never a division by zero or a negative cost).
+    Energy from an estimate (no counter) is marked "≈"."""
     from core.energy import read_energy
 
     energy = read_energy(run_dir)
     wh = energy["joules"] / 3600 if "joules" in energy else None
     cost = run_cost(status, energy)
     base, what = accuracy_base(run_dir, evaluation)
+    about = "" if energy.get("method") == "measured" else "≈ "  # an estimate is marked as one
     row = {"base": "—", "gain (points)": "—", "Wh / point": "—", "$ / point": "—"}
-    row.update(Wh=_number(wh, "{:.3g}"), cost=_number(cost, "${:.2f}"), base_what=what)
+    row.update(Wh=_number(wh, about + "{:.3g}"), cost=_number(cost, "${:.2f}"), base_what=what)
     accuracy = evaluation.get("accuracy")
     if base is None or not isinstance(accuracy, (int, float)):
         return row
@@ -118,7 +120,7 @@ def per_point(run_dir: Path, status: dict, evaluation: dict) -> dict:
     if gain < 0.05:
         row["Wh / point"] = row["$ / point"] = "no gain"
         return row
-    row["Wh / point"] = _number(None if wh is None else wh / gain, "{:.3g}")
+    row["Wh / point"] = _number(None if wh is None else wh / gain, about + "{:.3g}")
     row["$ / point"] = _number(None if cost is None else cost / gain, "${:.3g}")
     return row
 

@@ -140,7 +140,7 @@ def energy_record(
         joules = estimate_j
         record = {
             "method": "estimated",
-            "source": f"{assumed_w:.0f} W assumed (as the pre-run estimate) × wall time; no "
+            "source": f"{assumed_w:.0f} W assumed (as the pre-run estimate) × training time; no "
             "energy counter here: " + "; ".join(why_estimated),
         }
     record.update(

@@ -197,11 +197,11 @@ def test_energy_against_the_estimate_and_per_accuracy_point(app):
     assert rows["1"]["vs estimate"] == "2.00× (100% over)"
     assert rows["2"]["vs estimate"] == "0.50× (50% under)"
     assert rows["1"]["gain (points)"] == "+40.0" and rows["2"]["$ / point"] == "no gain"
-    assert rows["1"]["Wh / point"] == f"{1200 / 3600 / 40:.3g}"
+    assert rows["1"]["Wh / point"] == f"≈ {1200 / 3600 / 40:.3g}"
     assert "always guessing the commonest label" in texts(app.caption)
     app.selectbox[0].set_value("cmp").run()
     efficiency = app.dataframe[3].value
-    assert sorted(efficiency["Wh / point"]) == sorted([f"{1200 / 3600 / 40:.3g}", "no gain"])
+    assert sorted(efficiency["Wh / point"]) == sorted([f"≈ {1200 / 3600 / 40:.3g}", "no gain"])
     app.selectbox(key="reproduce_run").set_value(good.name).run()
     shown = texts(app.markdown)
     assert "2.00× the estimate (100% over)" in shown and "Both sides are estimates" in shown

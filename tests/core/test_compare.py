@@ -96,7 +96,9 @@ def test_the_runs_page_modules_load_no_transformers():
     assert out.stdout.strip() == "False", out.stderr
 
 
-def hand_made_run(name: str, evaluation: dict, joules=None, usd_per_hour=None, wall=3600.0):
+def hand_made_run(
+    name: str, evaluation: dict, joules=None, usd_per_hour=None, wall=3600.0, method="estimated"
+):
     """A finished run directory as the trainer leaves it: status, eval.json and energy.json."""
     import json
 
@@ -107,7 +109,7 @@ def hand_made_run(name: str, evaluation: dict, joules=None, usd_per_hour=None, w
     (run_dir / runs.EVAL_FILE).write_text(json.dumps(evaluation))
     energy = {}
     if joules is not None:
-        energy.update(method="estimated", joules=joules, seconds=wall)
+        energy.update(method=method, joules=joules, seconds=wall)
     if usd_per_hour is not None:
         energy["pre_run_estimate"] = {"seconds": wall, "usd_per_hour": usd_per_hour}
     if energy:
@@ -123,12 +125,12 @@ def test_wh_and_cost_per_point_over_guessing_the_commonest_label(data_root):
     )
     row = efficiency_side_by_side([run_dir])[0]  # 20 points for 2 Wh and $2.90
     assert row["base"] == "60.0% (commonest label)" and row["gain (points)"] == "+20.0"
-    assert (row["Wh"], row["cost"]) == ("2", "$2.90")
-    assert (row["Wh / point"], row["$ / point"]) == ("0.1", "$0.145")
-    assert run_row(run_dir)["Wh / point"] == "0.1" and run_row(run_dir)["cost"] == "$2.90"
+    assert (row["Wh"], row["cost"]) == ("≈ 2", "$2.90")  # estimated energy is marked so
+    assert (row["Wh / point"], row["$ / point"]) == ("≈ 0.1", "$0.145")
+    assert run_row(run_dir)["Wh / point"] == "≈ 0.1" and run_row(run_dir)["cost"] == "$2.90"
     line = per_point_line(run_dir)
     assert "always guessing the commonest label on the same validation rows, 60.0%" in line
-    assert line.endswith("+20.0 points: 0.1 Wh and $0.145 per point gained.")
+    assert line.endswith("+20.0 points: ≈ 0.1 Wh and $0.145 per point gained.")
 
 
 def test_a_run_that_gained_nothing_shows_no_gain_never_a_negative_cost(data_root):
@@ -154,7 +156,7 @@ def test_the_base_is_the_step_0_evaluation_when_the_run_logged_one(data_root):
         "the model before training (evaluation at step 0)",
     )
     row = efficiency_side_by_side([run_dir])[0]
-    assert row["base"] == "40.0% (step 0)" and row["Wh / point"] == "0.025"
+    assert row["base"] == "40.0% (step 0)" and row["Wh / point"] == "≈ 0.025"
     assert row["cost"] == row["$ / point"] == "—"  # no pre-run estimate: no price to count by
 
 
@@ -176,3 +178,12 @@ def test_runs_without_accuracy_or_energy_show_dashes(data_root):
     assert run_row(text_run)["energy"] == run_row(text_run)["vs estimate"] == "—"
     no_energy = hand_made_run("old", {"accuracy": 0.9, "chance_accuracy": 0.5})
     assert "no energy or cost was recorded" in per_point_line(no_energy)
+
+
+def test_measured_energy_per_point_carries_no_estimate_mark(data_root):
+    from core.compare import efficiency_side_by_side
+
+    evaluation = {"accuracy": 0.7, "chance_accuracy": 0.5}
+    run_dir = hand_made_run("rapl", evaluation, joules=3600.0, method="measured")
+    row = efficiency_side_by_side([run_dir])[0]
+    assert (row["Wh"], row["Wh / point"]) == ("1", "0.05")
