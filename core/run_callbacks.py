@@ -11,19 +11,31 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from core import runs
-from core.energy import ENERGY_FILE, EnergyMeter, assumed_power_w, energy_record
+from core.energy import (
+    ENERGY_FILE,
+    EnergyMeter,
+    assumed_power_w,
+    energy_record,
+    record_pre_run_estimate,
+)
 from core.tracking import Tracker
 
 
 class EnergyCallback(TrainerCallback):
-    """Measures (or estimates) the energy of training and writes RUN_DIR/energy.json at the end."""
+    """Measures (or estimates) the energy of training and writes RUN_DIR/energy.json at the end,
+    beside the pre-run estimate it records before the first step."""
 
     def __init__(self, run_dir: Path, is_main: bool, meter: EnergyMeter | None = None):
         self.run_dir, self.is_main = Path(run_dir), is_main
         self.meter = meter
+        self.pre_run, self.from_step = None, 0
 
     def on_train_begin(self, args, state, control, **kwargs):
         if self.is_main:
+            from core.hardware import detect_hardware
+
+            self.pre_run = record_pre_run_estimate(self.run_dir, detect_hardware())
+            self.from_step = state.global_step  # > 0: resumed from a checkpoint
             self.meter = self.meter or EnergyMeter()
             self.meter.start()
 
@@ -31,7 +43,14 @@ class EnergyCallback(TrainerCallback):
         if not self.is_main or self.meter is None:
             return
         tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
-        record = energy_record(self.meter.stop(), tokens, assumed_power_w(), self.meter.unavailable)
+        record = energy_record(
+            self.meter.stop(),
+            tokens,
+            assumed_power_w(),
+            self.meter.unavailable,
+            self.pre_run,
+            self.from_step,
+        )
         runs.write_json_atomic(self.run_dir / ENERGY_FILE, record)
 
 

@@ -2,7 +2,8 @@
 
 The guided pages, the experts' page, the config file, the training command and the editor's JSON
 Schema (assets/run-config.schema.json, `write_json_schema`) all read these models; the sections
-themselves are declared in core.setting_sections and re-exported here. `describe(section, name)`
+themselves are declared in core.setting_sections and re-exported here (the small tracking section
+is declared here). `describe(section, name)`
 returns a setting's help, label, expert flag and limits for the widgets.
 
 Bad values never pass silently: `RunConfig.from_dict` / `load` raise one `ConfigError` with one
@@ -32,9 +33,26 @@ from core.setting_sections import (  # noqa: F401 - re-exported: the public name
     LoraSettings,
     ModelSettings,
     ParallelSettings,
+    Section,
     TrainingSettings,
+    setting,
 )
 from core.settings_text import field_facts, problem_lines
+
+
+class TrackingSettings(Section):
+    """Where a run's curves go besides the app: MLflow is on by itself (core.tracking); TensorBoard
+    is asked for here, because it writes a second copy of every logged number."""
+
+    tensorboard: bool = setting(
+        False,
+        "Also write TensorBoard logs to the run's tensorboard/ folder (view them with "
+        "`tensorboard --logdir <data folder>/runs`). Needs the tensorboard package; without it "
+        "the run goes on and says so.",
+        "TensorBoard logs",
+        expert=True,
+    )
+
 
 JSON_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "assets" / "run-config.schema.json"
 SECTIONS = {
@@ -43,6 +61,7 @@ SECTIONS = {
     "lora": LoraSettings,
     "training": TrainingSettings,
     "parallel": ParallelSettings,
+    "tracking": TrackingSettings,
 }
 
 
@@ -71,7 +90,7 @@ class ConfigError(ValueError):
 
 
 class RunConfig(BaseModel):
-    """A run's whole configuration: five sections and a name, saved as the run's config.yaml."""
+    """A run's whole configuration: six sections and a name, saved as the run's config.yaml."""
 
     model_config = ConfigDict(strict=True, extra="forbid", title="Finetune Studio run config")
 
@@ -80,6 +99,7 @@ class RunConfig(BaseModel):
     lora: LoraSettings = Field(default_factory=LoraSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     parallel: ParallelSettings = Field(default_factory=ParallelSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     name: str = Field("", description="A name for the run (shown in the job list).")
 
     def to_dict(self) -> dict:

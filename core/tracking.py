@@ -8,6 +8,10 @@ in artifacts/):
 
     mlflow ui --backend-store-uri sqlite:///studio-data/mlflow/mlflow.db   # http://127.0.0.1:5000
 
+TensorBoard is the second option (the run config's `tracking.tensorboard`): the trainer's own
+`report_to="tensorboard"` writes RUN_DIR/tensorboard/; without the tensorboard package the run
+goes on without it and tracking.json's "tensorboard" entry says why.
+
 mlflow is imported only here and only when a run starts. Tracking never stops a run: without
 mlflow, with a server that cannot be reached, or when a call fails mid-run, tracking turns off,
 and RUN_DIR/tracking.json says so and why (the Runs page shows it).
@@ -25,7 +29,9 @@ from pathlib import Path
 from core import runs
 
 SETTINGS_FILE = "tracking-settings.json"  # in the data root: {"uri": ...}
-RUN_FILE = "tracking.json"  # in a run directory: {"enabled", "uri", "run_id", "reason"}
+RUN_FILE = "tracking.json"  # in a run directory: {"enabled", "uri", "run_id", "reason",
+# "tensorboard": {"enabled", "logdir", "reason"}}
+TENSORBOARD_DIR = "tensorboard"  # in a run directory
 EXPERIMENT = "Finetune Studio"
 MLFLOW_STATUS = {"completed": "FINISHED", "stopped": "KILLED", "failed": "FAILED"}
 
@@ -88,12 +94,49 @@ def flat_params(tree: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def tensorboard_available() -> bool:
+    """Whether the trainer's TensorBoard writer can load (tensorboard, or tensorboardX)."""
+    from importlib.util import find_spec
+
+    return find_spec("tensorboard") is not None or find_spec("tensorboardX") is not None
+
+
+def tensorboard_report_to(enabled: bool, run_dir: Path, is_main: bool = True) -> list[str]:
+    """The trainer's `report_to` for TensorBoard: ["tensorboard"] with logs in RUN_DIR/tensorboard/,
+    or [] when not asked for or the package is missing (said once, in the log and tracking.json).
+
+    transformers 5 takes the folder from TENSORBOARD_LOGGING_DIR (TrainingArguments has no
+    logging_dir any more), read when the Trainer is built; each run sets it to its own folder.
+    """
+    if not enabled:
+        return []
+    logdir = Path(run_dir) / TENSORBOARD_DIR
+    if tensorboard_available():
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(logdir)
+        state = {"enabled": True, "logdir": str(logdir), "reason": ""}
+    else:
+        reason = (
+            "the tensorboard package is not installed, so this run writes no TensorBoard logs "
+            '(install it with `pip install -e ".[tracking]"` or `pip install tensorboard`)'
+        )
+        state = {"enabled": False, "logdir": None, "reason": reason}
+    if is_main:
+        if not state["enabled"]:
+            print(f"TensorBoard is off: {state['reason']}", flush=True)
+        record = read_tracking(run_dir)
+        runs.write_json_atomic(Path(run_dir) / RUN_FILE, {**record, "tensorboard": state})
+    return ["tensorboard"] if state["enabled"] else []
+
+
 class Tracker:
     """One MLflow run, through MlflowClient (no global state); any failure turns it off."""
 
     def __init__(self, run_dir: Path):
         self.run_dir, self.client, self.run_id = Path(run_dir), None, None
         self.state = {"enabled": False, "uri": None, "run_id": None, "reason": ""}
+        tensorboard = read_tracking(run_dir).get("tensorboard")  # kept when MLflow's state is saved
+        if tensorboard:
+            self.state["tensorboard"] = tensorboard
 
     def start(self, config_dict: dict, fingerprint: str) -> None:
         uri, source = tracking_uri()

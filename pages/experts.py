@@ -20,6 +20,7 @@ from core.launch.validate import ERROR, validate_parallel
 from core.models import resolve_model_path
 from core.paths import confine_config
 from core.settings import ConfigError, RunConfig, describe
+from core.tracking import tensorboard_available
 from pages.cluster import cluster_section
 from pages.common import get_config, require_router, set_config, setting_input
 from pages.common import hardware as common_hardware
@@ -302,8 +303,16 @@ hardware = common_hardware()
 parallel = _layout(config)
 training = _training(config)
 lora = _lora(config)
+st.subheader("Tracking")
+tracking = {"tensorboard": _input("tracking", "tensorboard", config)}
+if tracking["tensorboard"] and not tensorboard_available():
+    st.warning(
+        "The tensorboard package is not installed here: runs go on without TensorBoard logs and "
+        'say so. Install it with `pip install -e ".[tracking]"`.',
+        icon=":material/warning:",
+    )
 try:
-    edited = config.replace(parallel=parallel, training=training, lora=lora)
+    edited = config.replace(parallel=parallel, training=training, lora=lora, tracking=tracking)
 except ConfigError as err:
     lines = "\n".join(f"- {problem}" for problem in err.problems)
     st.error(f"Not applied:\n\n{lines}", icon=":material/error:")

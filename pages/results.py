@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import runs
+from core.compare import energy_summary
 from core.export import adapter_zip
 from core.train.precision import precision_text
 from pages.common import readiness, require_router, stepper
@@ -123,6 +124,9 @@ if evaluation.get("task", "classification") == "classification":
     classification_results(evaluation, run_dir, config)
 else:
     generation_results(evaluation, run_dir)
+
+st.subheader("Energy and cost")
+st.markdown(energy_summary(path))
 
 st.subheader("Download")
 st.download_button(

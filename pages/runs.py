@@ -29,7 +29,11 @@ rows = compare.filter_rows(all_rows, text, states, tasks)
 st.dataframe(rows, width="stretch", hide_index=True)  # click a column header to sort
 st.caption(
     f"{len(rows)} of {len(all_rows)} runs. Energy says 'measured' only where a hardware "
-    "counter was read; otherwise it is the estimate, labelled so."
+    "counter was read; otherwise it is the estimate, labelled so. 'vs estimate': the energy "
+    "against the pre-run estimate (training part). Cost: wall time × the price per hour the "
+    "estimate used. Gain: accuracy points over the base, which is the run's own evaluation "
+    "before training where it logged one at step 0, else always guessing the commonest label "
+    "on the same validation rows; 'no gain' has no cost per point."
 )
 
 groups = sorted({r["group"] for r in rows})
@@ -58,6 +62,13 @@ def show_comparison(names: list[str]) -> None:
         st.dataframe(diff, width="stretch", hide_index=True)
     else:
         st.success("Same settings in every chosen run.")
+    st.subheader("Energy and cost per accuracy point gained")
+    st.dataframe(compare.efficiency_side_by_side(dirs), width="stretch", hide_index=True)
+    st.caption(
+        "Base: 'step 0' is the run's evaluation before training; 'commonest label' is always "
+        "guessing the commonest label on the same validation rows. Wh: measured where a counter "
+        "was read, else estimated (see the energy column above)."
+    )
 
 
 def show_reproduction(run_dir: Path) -> None:
@@ -98,12 +109,23 @@ def show_tracking(run_dir: Path) -> None:
         "See the local store's runs with `mlflow ui --backend-store-uri "
         f"{tracking.local_store_uri()}`. `MLFLOW_TRACKING_URI`, when set, wins over both."
     )
+    board = record.get("tensorboard") if record else None
+    if board and board.get("enabled"):
+        st.success(f"TensorBoard logs of {run_dir.name} are in `{board['logdir']}`.")
+    elif board:
+        st.warning(f"TensorBoard is off for {run_dir.name}: {board['reason']}")
+    st.caption(
+        "TensorBoard (turn it on in Expert settings): `tensorboard --logdir "
+        f"{runs.runs_root()}` shows every run that wrote logs."
+    )
 
 
-st.subheader("Reproduce a run")
+st.subheader("One run: reproduce it, its energy, its tracking")
 target = st.selectbox("Run", [r["run"] for r in rows], key="reproduce_run")
 show_reproduction(runs.runs_root() / target)
-with st.expander("Tracking in MLflow"):
+with st.expander("Energy against the pre-run estimate"):
+    st.markdown(compare.energy_summary(runs.runs_root() / target))
+with st.expander("Tracking in MLflow and TensorBoard"):
     show_tracking(runs.runs_root() / target)
 if st.button("Reproduce from its card", help="Checks the card against this machine first."):
     from core.reproduce import ReproduceError, check_card

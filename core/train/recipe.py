@@ -211,6 +211,7 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
 
     from core.hardware import detect_hardware
     from core.launch.local import trainer_parallel_arguments
+    from core.tracking import tensorboard_report_to
 
     hardware = detect_hardware()
     t = config.training
@@ -221,6 +222,9 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
     total = t.max_steps if t.max_steps > 0 else max(1, int(steps_per_epoch * t.num_train_epochs))
     eval_steps = t.eval_steps or max(1, total // 5)
     precision = run_precision(config)
+    report_to = tensorboard_report_to(
+        config.tracking.tensorboard, run_dir, is_main=int(os.environ.get("RANK", "0")) == 0
+    )
     return TrainingArguments(
         output_dir=str(run_dir / runs.CHECKPOINT_DIR),
         num_train_epochs=t.num_train_epochs,
@@ -258,7 +262,7 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
         use_cpu=not torch.cuda.is_available(),
         # gloo only with several processes: in one process it crashes (ENGINES.md).
         ddp_backend=("gloo" if world > 1 and not torch.cuda.is_available() else None),
-        report_to="none",
+        report_to=report_to or "none",  # MLflow goes through core.tracking, not report_to
         disable_tqdm=True,
         save_only_model=False,
         # The divergence guard's and early stopping's state come back with the checkpoint.

@@ -152,3 +152,14 @@ def test_run_here_launches_ddp_through_torchrun(data_root, reviews_csv):
     finally:
         jobs.stop_job(run_dir)
         jobs.wait_for(run_dir, timeout=120)
+
+
+def test_tensorboard_is_offered_and_a_missing_package_is_said(monkeypatch):
+    from core import tracking
+
+    monkeypatch.setattr(tracking, "tensorboard_available", lambda: False)
+    at = open_page()
+    widget(at, "toggle", "expert.tracking.tensorboard").set_value(True).run()
+    assert not at.exception
+    assert at.session_state["config"].tracking.tensorboard is True
+    assert any("tensorboard package is not installed" in w.value for w in at.warning)

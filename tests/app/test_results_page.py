@@ -150,3 +150,28 @@ def test_what_training_changed_per_class_compares_the_first_evaluation_with_the_
     table = app.dataframe[1].value
     assert list(table["label"]) == labels
     assert table["first"].tolist() == [98.0, 12.0] and table["final"].tolist() == [100.0, 90.0]
+
+
+def test_energy_is_shown_against_the_pre_run_estimate_with_the_cost_per_point(app, data_root):
+    from core.energy import energy_record
+
+    true = ["a"] * 30 + ["b"] * 20  # guessing 'a' scores 60%
+    run_dir = finished_run(true, true[:45] + ["a"] * 5, ["a", "b"])  # 90% right
+    pre_run = {
+        "seconds": 15.0,
+        "startup_s": 5.0,
+        "wh": 15 * 20 / 3600,
+        "cost_usd": 0.0,
+        "usd_per_hour": 0.0,
+        "power_w": 20.0,
+        "device": "CPU",
+        "tokens": 900.0,
+    }
+    reading = {"seconds": 30.0, "joules": None, "per_counter": {}}
+    record = energy_record(reading, 900, 20.0, ["no RAPL zones"], pre_run=pre_run)
+    (run_dir / "energy.json").write_text(json.dumps(record))
+    open_results(app, run_dir)
+    shown = texts(app.markdown)
+    assert "estimated**" in shown and "≈ 1.5 tokens per joule (estimated)" in shown
+    assert "3.00× the estimate (200% over)" in shown  # 30 s of training for 10 s estimated
+    assert "the commonest label on the same validation rows, 60.0%): +30.0 points" in shown

@@ -163,3 +163,46 @@ def test_a_click_on_a_graph_node_opens_it_and_a_later_pick_in_the_list_stays(app
     assert app.selectbox(key="lineage_model").value == f"run:{clicked}"
     app.selectbox(key="lineage_model").set_value(first).run()  # the same click is not re-applied
     assert app.selectbox(key="lineage_model").value == first
+
+
+def with_energy_and_estimate(run_dir, joules: float, estimate_s: float, chance: float):
+    """energy.json as the trainer writes it on a machine without a counter, and eval.json's base."""
+    from core.energy import energy_record
+
+    pre_run = {
+        "seconds": estimate_s + 5.0,
+        "startup_s": 5.0,
+        "wh": (estimate_s + 5.0) * 20 / 3600,
+        "cost_usd": 0.5,
+        "usd_per_hour": 3600 * 0.5 / (estimate_s + 5.0),
+        "power_w": 20.0,
+        "device": "this computer's CPU",
+        "tokens": 1000.0,
+    }
+    reading = {"seconds": joules / 20, "joules": None, "per_counter": {}}
+    record = energy_record(reading, 1200, 20.0, ["no RAPL zones"], pre_run=pre_run)
+    (run_dir / "energy.json").write_text(json.dumps(record))
+    evaluation = json.loads((run_dir / runs.EVAL_FILE).read_text())
+    (run_dir / runs.EVAL_FILE).write_text(json.dumps(dict(evaluation, chance_accuracy=chance)))
+
+
+def test_energy_against_the_estimate_and_per_accuracy_point(app):
+    good = finished_run("cmp-trial-1", 3e-3, 0.9, [0.7, 0.5])
+    flat = finished_run("cmp-trial-2", 1e-3, 0.5, [0.7, 0.6])
+    with_energy_and_estimate(good, joules=1200.0, estimate_s=30.0, chance=0.5)  # 60 s: 2×
+    with_energy_and_estimate(flat, joules=600.0, estimate_s=60.0, chance=0.5)  # 30 s: 0.5×
+    go(app, "pages/runs.py")
+    table = app.dataframe[0].value
+    rows = {name: table[table["run"].str.endswith(name)].iloc[0] for name in ("1", "2")}
+    assert rows["1"]["vs estimate"] == "2.00× (100% over)"
+    assert rows["2"]["vs estimate"] == "0.50× (50% under)"
+    assert rows["1"]["gain (points)"] == "+40.0" and rows["2"]["$ / point"] == "no gain"
+    assert rows["1"]["Wh / point"] == f"≈ {1200 / 3600 / 40:.3g}"
+    assert "always guessing the commonest label" in texts(app.caption)
+    app.selectbox[0].set_value("cmp").run()
+    efficiency = app.dataframe[3].value
+    assert sorted(efficiency["Wh / point"]) == sorted([f"≈ {1200 / 3600 / 40:.3g}", "no gain"])
+    app.selectbox(key="reproduce_run").set_value(good.name).run()
+    shown = texts(app.markdown)
+    assert "2.00× the estimate (100% over)" in shown and "Both sides are estimates" in shown
+    assert "+40.0 points" in shown and "per point gained" in shown

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.energy import EnergyMeter, energy_record, rapl_counters
+from core.energy import EnergyMeter, energy_lines, energy_record, rapl_counters
 
 
 def make_zone(root, index: int, name: str, energy_uj: int, wrap_uj: int = 262143328850):
@@ -58,3 +58,112 @@ def test_unreadable_rapl_says_why_and_the_run_is_estimated(tmp_path):
 def test_no_powercap_tree_means_no_counter(tmp_path):
     counters, why = rapl_counters(tmp_path / "missing")
     assert counters == [] and "no RAPL zones" in why
+
+
+# A pre-run estimate as core.energy.pre_run_estimate records it: 40 s in all, 10 s of it start-up,
+# 20 W; so 30 s and 600 J (0.1667 Wh) for the training part the counters see.
+PRE_RUN = {
+    "seconds": 40.0,
+    "startup_s": 10.0,
+    "wh": 40 * 20 / 3600,
+    "cost_usd": 0.0,
+    "usd_per_hour": 0.0,
+    "power_w": 20.0,
+    "device": "this computer's CPU",
+    "tokens": 1000.0,
+}
+
+
+def test_measured_rapl_energy_is_set_against_the_pre_run_estimate(tmp_path):
+    zone = make_zone(tmp_path, 0, "package-0", 0)
+    meter = EnergyMeter(rapl_root=tmp_path, use_nvml=False)
+    meter.start()
+    (zone / "energy_uj").write_text("450000000\n")  # +450 J
+    reading = dict(meter.stop(), seconds=15.0)
+    record = energy_record(reading, 900, 20.0, [], pre_run=PRE_RUN)
+    versus = record["vs_estimate"]
+    assert versus["estimate_wh"] == pytest.approx(600 / 3600)  # start-up left out
+    assert versus["ratio"] == pytest.approx(0.75) and versus["off_pct"] == pytest.approx(-25.0)
+    assert versus["time_ratio"] == pytest.approx(0.5)
+    text = "\n".join(energy_lines(record))
+    assert "measured** (RAPL package-0)" in text and "2 tokens per joule" in text
+    assert "0.75× the estimate (25% under)" in text
+    assert "Both sides are estimates" not in text
+
+
+def test_without_a_counter_both_sides_are_estimates_and_it_says_so(tmp_path):
+    meter = EnergyMeter(rapl_root=tmp_path / "missing", use_nvml=False)
+    meter.start()
+    reading = dict(meter.stop(), seconds=60.0)  # twice the estimated 30 s of training
+    record = energy_record(reading, 600, 20.0, meter.unavailable, pre_run=PRE_RUN)
+    assert record["method"] == "estimated"
+    assert record["vs_estimate"]["ratio"] == pytest.approx(2.0)
+    text = "\n".join(energy_lines(record))
+    assert "estimated**" in text and "no RAPL zones" in text
+    assert "≈ 0.5 tokens per joule (estimated)" in text
+    assert "2.00× the estimate (100% over)" in text and "Both sides are estimates" in text
+
+
+def test_a_resumed_run_is_not_compared_with_the_whole_runs_estimate(tmp_path):
+    meter = EnergyMeter(rapl_root=tmp_path / "missing", use_nvml=False)
+    meter.start()
+    record = energy_record(meter.stop(), 10, 20.0, [], pre_run=PRE_RUN, from_step=40)
+    assert "vs_estimate" not in record and record["pre_run_estimate"] == PRE_RUN
+    assert "Resumed at step 40" in "\n".join(energy_lines(record))
+
+
+def test_the_pre_run_estimate_is_recorded_once_and_kept_on_resume(data_root, reviews_csv):
+    from core import runs
+    from core.energy import read_energy, record_pre_run_estimate
+    from core.guide import run_estimate
+    from core.hardware import detect_hardware
+    from core.settings import RunConfig
+
+    config = RunConfig(name="e").replace(data={"path": str(reviews_csv)})
+    run_dir = runs.create_run(config)
+    hardware = detect_hardware()
+    recorded = record_pre_run_estimate(run_dir, hardware)
+    shown = run_estimate(config, hardware)  # what the Train page shows for the same config
+    assert recorded["seconds"] == pytest.approx(shown.hours.value * 3600)
+    assert recorded["wh"] == pytest.approx(shown.energy_kwh.value * 1000)
+    assert recorded["cost_usd"] == pytest.approx(shown.cost_usd.value)
+    assert 0 < recorded["startup_s"] < recorded["seconds"]
+    assert read_energy(run_dir) == {"pre_run_estimate": recorded}
+    reviews_csv.unlink()  # a resume cannot estimate again, and need not
+    assert record_pre_run_estimate(run_dir, hardware) == recorded
+    assert "joules" not in read_energy(run_dir)
+    assert energy_lines(read_energy(run_dir))[0] == "Energy: recorded when training ends."
+
+
+def test_an_estimate_that_cannot_be_made_says_why_and_never_raises(data_root, tmp_path):
+    from core import runs
+    from core.energy import record_pre_run_estimate
+    from core.hardware import detect_hardware
+    from core.settings import RunConfig
+
+    gone = RunConfig(name="e").replace(data={"path": str(tmp_path / "gone.csv")})
+    recorded = record_pre_run_estimate(runs.create_run(gone), detect_hardware())
+    assert set(recorded) == {"unavailable"} and recorded["unavailable"]
+    assert energy_lines({"pre_run_estimate": recorded})[1].startswith("No pre-run estimate: ")
+    broken = runs.create_run(gone)
+    (broken / runs.CONFIG_FILE).write_text("training: [")
+    assert "could not be read" in record_pre_run_estimate(broken, detect_hardware())["unavailable"]
+
+
+def test_the_energy_callback_writes_the_estimate_and_the_comparison(data_root, reviews_csv):
+    from types import SimpleNamespace
+
+    from core import runs
+    from core.energy import read_energy
+    from core.run_callbacks import EnergyCallback
+    from core.settings import RunConfig
+
+    run_dir = runs.create_run(RunConfig(name="e").replace(data={"path": str(reviews_csv)}))
+    meter = EnergyMeter(rapl_root=data_root / "no-rapl", use_nvml=False)
+    callback = EnergyCallback(run_dir, is_main=True, meter=meter)
+    callback.on_train_begin(None, SimpleNamespace(global_step=0), None)
+    assert "seconds" in read_energy(run_dir)["pre_run_estimate"]  # before the first step
+    callback.on_train_end(None, SimpleNamespace(num_input_tokens_seen=50), None)
+    record = read_energy(run_dir)
+    assert record["method"] == "estimated" and record["tokens"] == 50
+    assert record["vs_estimate"]["time_ratio"] == pytest.approx(record["vs_estimate"]["ratio"])
