@@ -3,6 +3,9 @@
     report = check_new_data(run_dir, "new_batch.csv")
     report["verdict"]  # "9 points worse on the new data; the texts are 2.0× as long and 14% of
                        #  words are unseen: retrain with some of the new data."
+    .venv/bin/python -m core.newdata RUN_DIR --data new_batch.csv   # the same, from a terminal
+
+The Results page runs it as a background job (core.newdata_job), which keeps the report.
 
 The batch is read as the Data page reads files (core.data.load) and its columns are found as the
 Data page finds them (core.data.detect.suggest_mapping), unless named. Rows whose label the model

@@ -112,3 +112,32 @@ def test_an_earlier_check_reopens_from_its_saved_report(app, data_root, tmp_path
     button(app, "Check the new batch").click().run()  # the same batch again: its report, at once
     assert not app.get("progress") and "30 of 30 rows scored" in texts(app.caption)
     assert app.selectbox(key="newdata-earlier").index == 0
+
+
+def test_a_reload_reattaches_to_a_running_check_and_a_dead_one_says_so(app, data_root, tmp_path):
+    import json
+    import subprocess
+
+    from core.newdata_job import NEWDATA_DIR
+
+    run_dir = classifier_run(tmp_path)
+    job = run_dir / NEWDATA_DIR / "0123456789abcdef"
+    job.mkdir(parents=True)
+    worker = subprocess.Popen(["sleep", "60"], start_new_session=True)  # stands in for the job
+    (job / "job.json").write_text(json.dumps({"run": str(run_dir), "name": "big.csv",
+                                              "classification": True, "started": 1.0}))  # fmt: skip
+    progress = {"state": "running", "pid": worker.pid, "done": 256, "total": 5000,
+                "stage": "Scoring the rows"}  # fmt: skip
+    (job / "progress.json").write_text(json.dumps(progress))
+    try:
+        open_results(app, run_dir)  # a new page view finds the check running
+        (bar,) = app.get("progress")
+        assert "Scoring the rows: 256 of 5,000 rows" in bar.proto.text
+        app.text_input(key="newdata-path").input(str(tmp_path / "next.csv")).run()
+        assert button(app, "Check the new batch").disabled  # one check at a time
+    finally:
+        worker.kill()
+        worker.wait()
+    open_results(app, run_dir)
+    assert "big.csv: The job's process ended without finishing." in texts(app.error)
+    assert not button(app, "Check the new batch").disabled
