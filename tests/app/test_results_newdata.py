@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pandas as pd
+import pytest
 
 from core import runs
 from core.newdata_job import latest_check
@@ -94,6 +95,7 @@ def test_a_generative_run_shows_loss_and_perplexity_on_the_new_batch(app, data_r
     assert "12 of 12 rows measured" in texts(app.caption)
 
 
+@pytest.mark.slow  # two checks, each a job process
 def test_an_earlier_check_reopens_from_its_saved_report(app, data_root, tmp_path):
     run_dir = classifier_run(tmp_path)
     open_results(app, run_dir)
