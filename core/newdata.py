@@ -3,6 +3,9 @@
     report = check_new_data(run_dir, "new_batch.csv")
     report["verdict"]  # "9 points worse on the new data; the texts are 2.0× as long and 14% of
                        #  words are unseen: retrain with some of the new data."
+    .venv/bin/python -m core.newdata RUN_DIR --data new_batch.csv   # the same, from a terminal
+
+The Results page runs it as a background job (core.newdata_job), which keeps the report.
 
 The batch is read as the Data page reads files (core.data.load) and its columns are found as the
 Data page finds them (core.data.detect.suggest_mapping), unless named. Rows whose label the model
@@ -14,6 +17,7 @@ The drift part is core.data.drift's report between the run's training file and t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +32,11 @@ from core.predict import (
     clean_cell,
     load_merged_classifier,
     load_table_for,
-    predict_probabilities,
 )
+from core.predict_job import probabilities_in_chunks
 
 WORSE_POINTS = 5.0  # accuracy this many points below validation counts as "worse"
+Progress = Callable[[int, int, str], None]  # (rows done, rows in all, what is happening)
 
 
 def find_columns(table: pd.DataFrame, data, text_col: str | None, label_col: str | None):
@@ -161,8 +166,11 @@ def check_new_data(
     label_col: str | None = None,
     embed: bool = True,
     device: str = "auto",
+    progress: Progress | None = None,
 ) -> dict:
     """Score a finished classification run on a new labelled batch, against its validation.
+
+    `progress(done, total, stage)` is called as the rows are scored (core.newdata_job's report).
 
     Returns:
         rows, scored, text_column, label_column, unknown_labels ({label: rows}), labels,
@@ -192,8 +200,14 @@ def check_new_data(
             f"No row of the batch has text in {text!r} and a label the model knows "
             f"({', '.join(labels[:10])}); its labels: {', '.join(list(unknown)[:10]) or 'none'}."
         )
-    probs = predict_probabilities(load_merged_classifier(run_dir, device), texts, pairs)
+    report = progress or (lambda done, total, stage: None)
+    report(0, len(texts), "Loading the model")
+    classifier = load_merged_classifier(run_dir, device)
+    probs = probabilities_in_chunks(
+        classifier, texts, pairs, lambda done: report(done, len(texts), "Scoring the rows")
+    )
     scores = compare_scores(truth, probs.argmax(-1), labels, evaluation)
+    report(len(texts), len(texts), "Comparing with the training data")
     drift = drift_report(config, table, text, label, embed)
     change = 100 * (scores["new"]["accuracy"] - scores["validation"]["accuracy"])
     return scores | {
@@ -257,7 +271,9 @@ def map_text_columns(table: pd.DataFrame, data) -> pd.DataFrame:
     return table.rename(columns=renames)
 
 
-def check_new_text_data(run_dir: Path, path: Path, device: str = "auto") -> dict:
+def check_new_text_data(
+    run_dir: Path, path: Path, device: str = "auto", progress: Progress | None = None
+) -> dict:
     """A generative run's eval loss and perplexity on a new batch, against its validation.
 
     Measured as training measured validation (core.train.text_eval.token_weighted_loss over the
@@ -283,6 +299,8 @@ def check_new_text_data(run_dir: Path, path: Path, device: str = "auto") -> dict
     examples = [e for e in build_examples(config, table) if _usable(e)]
     if not examples:
         raise PredictError("No row of the batch has text (or a response) to measure.")
+    report = progress or (lambda done, total, stage: None)
+    report(0, len(examples), "Loading the model")
     try:
         generator = load_generator(run_dir)
     except (OSError, ValueError, KeyError) as err:
@@ -293,6 +311,7 @@ def check_new_text_data(run_dir: Path, path: Path, device: str = "auto") -> dict
         generator.tokenizer, examples, config.training.max_length, speed.train_on_prompt(config)
     )
     collator = speed.make_collator(config, generator.tokenizer, packing=False)
+    report(0, len(examples), "Measuring the loss")
     loss, n_tokens = token_weighted_loss(generator.model, rows, collator)
     new = {"eval_loss": loss, "perplexity": math.exp(min(loss, 50.0))}
     old = {"eval_loss": evaluation["eval_loss"], "perplexity": evaluation["perplexity"]}
@@ -329,3 +348,43 @@ def text_verdict(ratio: float) -> str:
             "model than validation; keep using it."
         )
     return f"Perplexity is about the same as on validation ({ratio:.2f}×): keep using it."
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m core.newdata RUN_DIR --data FILE`: the check from a terminal; prints the
+    verdict and the figures, exit 2 on a bad run or batch (the message says what to do)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m core.newdata", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("run", type=Path, help="a finished run's folder")
+    parser.add_argument("--data", required=True, type=Path, help="the new labelled batch")
+    parser.add_argument("--text", help="the text column (default: the run's, else guessed)")
+    parser.add_argument("--label", help="the label column (default: the run's, else guessed)")
+    parser.add_argument("--no-embed", action="store_true", help="skip the embedding drift check")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (the GPU if any)")
+    args = parser.parse_args(argv)
+    try:
+        task = (runs.read_eval(args.run) or {}).get("task", "classification")
+        if task == "classification":
+            report = check_new_data(args.run, args.data, args.text, args.label,
+                                    not args.no_embed, args.device)  # fmt: skip
+        else:
+            report = check_new_text_data(args.run, args.data, args.device)
+    except (PredictError, DataError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report["verdict"])
+    for side in ("validation", "new"):
+        figures = ", ".join(f"{k} {v:.4g}" for k, v in report[side].items())
+        print(f"{side}: {figures}")
+    print(f"{report['scored']:,} of {report['rows']:,} rows scored.")
+    if report.get("unknown_labels"):
+        print(f"Labels the model never saw (left out): {report['unknown_labels']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

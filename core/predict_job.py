@@ -38,18 +38,24 @@ def start_prediction(run_dir: Path, file_name: str, data: bytes, threshold=None,
     data_file.write_bytes(data)
     spec = {"run": str(Path(run_dir).resolve()), "data": data_file.name, "name": file_name,
             "threshold": threshold, "text": text}  # fmt: skip
+    launch(job, spec, "core.predict_job")
+    return job
+
+
+def launch(job: Path, spec: dict, module: str) -> None:
+    """Write the job folder's job.json and progress.json, then start `python -m module JOB` in
+    its own session (a page rerun or reload does not end it); its output goes to job.log."""
     (job / "job.json").write_text(json.dumps(spec))
     runs.write_json_atomic(job / "progress.json", {"state": "starting", "done": 0, "total": 0})
     with open(job / "job.log", "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "core.predict_job", str(job)],
+            [sys.executable, "-m", module, str(job)],
             cwd=Path(__file__).resolve().parent.parent,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # a page rerun or reload does not end it
+            start_new_session=True,
         )
     update(job, pid=process.pid)
-    return job
 
 
 def update(job: Path, **changes) -> dict:
@@ -149,19 +155,26 @@ def drift_against_training(job: Path):
 
 def run_job(job: Path) -> int:
     """The job process: predict every row, write the outputs, and record the outcome."""
+    job = Path(job)
+    spec = json.loads((job / "job.json").read_text())
+    return run_recorded(job, lambda: predict_rows(job, spec), "Prediction")
+
+
+def run_recorded(job: Path, work, what: str) -> int:
+    """Run `work()` (it returns the names of the files it wrote) as the job's process and record
+    the outcome in progress.json: done, or failed with one line for the page (bad input: the
+    error's own words, exit 2; anything else: re-raised so job.log keeps the traceback)."""
     from core.merge import MergeError
     from core.predict import PredictError
 
-    job = Path(job)
-    spec = json.loads((job / "job.json").read_text())
     update(job, state="running", pid=os.getpid())
     try:
-        written = predict_rows(job, spec)
+        written = work()
     except (PredictError, MergeError, DataError) as err:
         update(job, state="failed", error=str(err))
         return 2
     except Exception as err:  # noqa: BLE001 - the page shows one line, the log the traceback
-        update(job, state="failed", error=f"Prediction failed: {err}. The job's log has details.")
+        update(job, state="failed", error=f"{what} failed: {err}. The job's log has details.")
         raise
     update(job, state="done", outputs=written)
     return 0
@@ -190,20 +203,31 @@ def predict_rows(job: Path, spec: dict) -> list[str]:
     return ["predictions.csv", "predictions.jsonl"]
 
 
-def classify(job, run_dir, table, keep, texts, pairs, threshold):
+def probabilities_in_chunks(classifier, texts: list[str], pairs, done):
+    """core.predict.predict_probabilities, CHUNK_ROWS rows at a time; `done(rows)` after each
+    chunk, so a job can report its progress."""
     import numpy as np
 
-    from core.predict import load_merged_classifier, predict_probabilities, with_predictions
+    from core.predict import predict_probabilities
+
+    probs = np.zeros((len(texts), len(classifier.labels)), dtype=np.float32)
+    for start in range(0, len(texts), CHUNK_ROWS):
+        end = min(start + CHUNK_ROWS, len(texts))
+        chunk_pairs = pairs[start:end] if pairs else None
+        probs[start:end] = predict_probabilities(classifier, texts[start:end], chunk_pairs)
+        done(end)
+    return probs
+
+
+def classify(job, run_dir, table, keep, texts, pairs, threshold):
+    from core.predict import load_merged_classifier, with_predictions
 
     classifier = load_merged_classifier(run_dir)
-    probs = np.zeros((len(keep), len(classifier.labels)), dtype=np.float32)
-    for start in range(0, len(keep), CHUNK_ROWS):
-        rows = keep[start : start + CHUNK_ROWS]
-        chunk_pairs = [pairs[i] for i in rows] if pairs else None
-        probs[start : start + len(rows)] = predict_probabilities(
-            classifier, [texts[i] for i in rows], chunk_pairs
-        )
-        update(job, done=start + len(rows))
+    chosen = [texts[i] for i in keep]
+    chosen_pairs = [pairs[i] for i in keep] if pairs else None
+    probs = probabilities_in_chunks(
+        classifier, chosen, chosen_pairs, lambda done: update(job, done=done)
+    )
     labels = [classifier.labels[j] for j in probs.argmax(-1)] if len(keep) else []
     result = with_predictions(table, keep, labels, probs)
     if threshold is not None:

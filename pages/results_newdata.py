@@ -2,21 +2,22 @@
 against the run's validation figures, with the drift report and one plain verdict.
 
 Not a page itself (app.py lists the pages explicitly); pages/results.py calls `show_new_data`.
-The logic is core.newdata; the batch is scored in the page with a spinner (a forward pass per
-row, as validation was), and an uploaded batch is kept beside the run (run/newdata/uploads/).
+The logic is core.newdata; the check runs as a background job (core.newdata_job), polled here,
+so a big batch never freezes the page and a reload reattaches to it. An uploaded batch is kept
+beside the run (run/newdata/uploads/), the report too (run/newdata/<key>/report.json).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
 
 from core.data.formats import DataError
 from core.data.load import SUPPORTED
-from core.predict import PredictError
-
-RESULT_KEY = "newdata-report"
+from core.newdata_job import RUNNING, checks, job_spec, latest_check, read_report, start_check
+from core.predict_job import read_progress
 
 
 def show_new_data(run_dir: str, task: str) -> None:
@@ -44,36 +45,73 @@ def show_new_data(run_dir: str, task: str) -> None:
             value=True,
             key="newdata-embed",
         )
+    job = latest_check(run_dir)
+    running = job is not None and read_progress(job)["state"] in RUNNING
     if st.button(
         "Check the new batch",
-        disabled=uploaded is None and not typed.strip(),
+        disabled=(uploaded is None and not typed.strip()) or running,
+        help="A check is running: wait for it." if running else None,
         icon=":material/fact_check:",
         key="newdata-check",
     ):
-        run_check(run_dir, classification, uploaded, typed, text_col, label_col, embed)
-    saved = st.session_state.get(RESULT_KEY)
-    if saved and saved[0] == run_dir:
-        (show_class_report if classification else show_text_report)(saved[1])
+        if start(run_dir, uploaded, typed, text_col, label_col, embed):
+            st.rerun()  # drawn again with the button off and the check's progress (or report)
+    if running:
+        check_progress(run_dir)
+    elif job is not None:
+        show_outcome(pick_check(run_dir, job))
 
 
-def run_check(run_dir, classification, uploaded, typed, text_col, label_col, embed) -> None:
-    """Score the batch; bad input becomes a message and the previous report is dropped."""
-    from core.newdata import check_new_data, check_new_text_data
-
-    st.session_state.pop(RESULT_KEY, None)
+def start(run_dir, uploaded, typed, text_col, label_col, embed) -> Path | None:
+    """Start (or reopen) the check of the batch; a bad path becomes a message and None."""
+    st.session_state.pop("newdata-earlier", None)  # the new check shows, not an earlier pick
     try:
         path = batch_path(run_dir, uploaded, typed)
-        with st.spinner("Scoring the new batch…"):
-            if classification:
-                report = check_new_data(
-                    Path(run_dir), path, text_col.strip() or None, label_col.strip() or None, embed
-                )
-            else:
-                report = check_new_text_data(Path(run_dir), path)
-    except (PredictError, DataError) as err:
+        name = uploaded.name if uploaded is not None else path.name
+        return start_check(Path(run_dir), path, name, text_col.strip() or None,
+                           label_col.strip() or None, embed)  # fmt: skip
+    except (DataError, OSError) as err:
         st.error(str(err), icon=":material/error:")
+        return None
+
+
+@st.fragment(run_every=1.0)
+def check_progress(run_dir: str) -> None:
+    """The running check's progress bar; the whole page reruns once it ends."""
+    progress = read_progress(latest_check(run_dir))
+    if progress["state"] not in RUNNING:
+        st.rerun()
+    total, done = progress.get("total") or 0, progress.get("done") or 0
+    stage = progress.get("stage") or "Starting"
+    st.progress(done / total if total else 0.0, text=f"{stage}: {done:,} of {total:,} rows")
+
+
+def pick_check(run_dir: str, latest: Path) -> Path:
+    """The check to show: the latest, or an earlier one picked from the list (each reopens
+    its saved report, nothing is scored again)."""
+    found = [str(j) for j in checks(run_dir) if read_progress(j)["state"] not in RUNNING]
+    if len(found) < 2:
+        return latest
+
+    def label(job: str) -> str:
+        spec = job_spec(Path(job))
+        when = datetime.fromtimestamp(spec.get("started", 0)).strftime("%Y-%m-%d %H:%M")
+        return f"{spec.get('name', Path(job).name)} · {when}"
+
+    return Path(st.selectbox("Checks of this run", found, format_func=label, key="newdata-earlier"))
+
+
+def show_outcome(job: Path) -> None:
+    progress = read_progress(job)
+    name = job_spec(job).get("name", "batch")
+    if progress["state"] == "failed":
+        st.error(f"{name}: {progress.get('error')}", icon=":material/error:")
         return
-    st.session_state[RESULT_KEY] = (run_dir, report)
+    report = read_report(job)
+    if report is None:
+        st.error(f"{name}: the check's report is missing: check the batch again.")
+        return
+    (show_class_report if "labels" in report else show_text_report)(report)
 
 
 def batch_path(run_dir: str, uploaded, typed: str) -> Path:
@@ -123,9 +161,9 @@ def show_class_report(report: dict) -> None:
     if drift is None:
         st.info("The training file is no longer on this server: no drift report.")
         return
-    st.markdown(f"**Drift from the training data: {drift.verdict}**")
-    for check in drift.checks:
-        st.caption(check.message)
+    st.markdown(f"**Drift from the training data: {drift['verdict']}**")
+    for check in drift["checks"]:
+        st.caption(check["message"])
 
 
 def show_text_report(report: dict) -> None:

@@ -34,9 +34,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_data_root(tmp_path_factory) -> Path:
+    """The data root of this module's app: a test may put data or runs there before (or while)
+    the app serves it (every page reads the folder again when it runs)."""
+    return tmp_path_factory.mktemp("studio-data")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_data_root, tmp_path_factory):
     port = _free_port()
-    env = dict(os.environ, STUDIO_DATA=str(tmp_path_factory.mktemp("studio-data")))
+    env = dict(os.environ, STUDIO_DATA=str(app_data_root))
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
     server = subprocess.Popen(
         [
