@@ -159,6 +159,35 @@ def energy_record(
     return record
 
 
+def combined_record(records: list[dict], what: str) -> dict:
+    """One energy record for runs that make one result (an Auto search: its trials), summed.
+
+    "measured" only when every part was measured; a part without figures (a trial stopped before
+    training) counts as nothing. {} when no part has figures. No pre-run estimate is compared: a
+    search is sized by its budget, and each run keeps its own estimate.
+    """
+    parts = [r for r in records if "joules" in r]
+    if not parts:
+        return {}
+    joules = sum(r["joules"] for r in parts)
+    seconds = sum(r.get("seconds") or 0.0 for r in parts)
+    tokens = sum(r.get("tokens") or 0 for r in parts)
+    measured = all(r.get("method") == "measured" for r in parts)
+    return {
+        "method": "measured" if measured else "estimated",
+        "source": f"{len(parts)} {what}, summed"
+        + ("" if measured else "; some or all estimated: " + parts[-1].get("source", "")),
+        "joules": joules,
+        "seconds": seconds,
+        "avg_power_w": joules / seconds if seconds else None,
+        "tokens": tokens,
+        "tokens_per_joule": tokens / joules if joules else None,
+        ESTIMATE_KEY: {
+            "unavailable": f"{what} together are sized by a time budget; each keeps its own"
+        },
+    }
+
+
 def against_estimate(joules: float, seconds: float, pre_run: dict) -> dict | None:
     """This run's energy and training time against the pre-run estimate's training part (its
     start-up seconds left out, as the counters leave them out): ratios and % off."""

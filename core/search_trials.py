@@ -250,6 +250,7 @@ def finish_search(parent: Path, stop, say) -> dict:
     if search.get("subsampled") and not stop.requested:
         source = train_winner_on_all_rows(parent, winner, search, say) or source
     promote(source, parent)
+    record_search_energy(parent)
     search["winner"] = {**winner, "final_run_dir": str(source)}
     write_search(parent, search)
     message = explain_winner(search, winner, runs.read_eval(parent), source.name)
@@ -300,6 +301,17 @@ def measured_speed(trial: dict, config: RunConfig) -> tuple[float, float]:
     if steps < 1 or duration <= startup:
         return seconds_per_step(config)
     return (duration - startup) / steps, startup
+
+
+def record_search_energy(parent: Path) -> None:
+    """The search's energy.json: every trial's energy summed (the winner's all-rows run included),
+    so the Runs view shows what the whole search cost, not nothing."""
+    from core.energy import ENERGY_FILE, combined_record, read_energy
+
+    trials = sorted((parent / TRIALS_DIR).glob("*/" + ENERGY_FILE))
+    record = combined_record([read_energy(path.parent) for path in trials], "runs of this search")
+    if record:
+        runs.write_json_atomic(parent / ENERGY_FILE, record)
 
 
 def promote(source: Path, parent: Path) -> None:

@@ -167,3 +167,16 @@ def test_the_energy_callback_writes_the_estimate_and_the_comparison(data_root, r
     record = read_energy(run_dir)
     assert record["method"] == "estimated" and record["tokens"] == 50
     assert record["vs_estimate"]["time_ratio"] == pytest.approx(record["vs_estimate"]["ratio"])
+
+
+def test_a_search_s_energy_is_its_runs_summed_and_measured_only_if_all_were():
+    from core.energy import combined_record
+
+    measured = {"method": "measured", "joules": 100.0, "seconds": 10.0, "tokens": 500}
+    estimated = {"method": "estimated", "joules": 50.0, "seconds": 5.0, "tokens": 100,
+                 "source": "20 W assumed"}  # fmt: skip
+    both = combined_record([measured, estimated, {"pre_run_estimate": {}}], "trials")
+    assert both["joules"] == 150.0 and both["seconds"] == 15.0 and both["tokens"] == 600
+    assert both["method"] == "estimated" and both["tokens_per_joule"] == 4.0
+    assert combined_record([measured, measured], "trials")["method"] == "measured"
+    assert combined_record([{"pre_run_estimate": {}}], "trials") == {}

@@ -1,5 +1,7 @@
 """Auto: the search's data, trials, budget check, explanation and chart; one real short search."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -143,6 +145,13 @@ def test_a_short_search_trains_trials_as_runs_and_promotes_the_best(
     assert search["metric"] == "validation macro-F1"
     assert winner["value"] == pytest.approx(runs.read_eval(winner["run_dir"])["macro_f1"])
     assert all(t["steps_run"] > 0 and t["startup_s"] > 0 for t in search["trials"])
+    # The search's energy is its trials' together (estimated here: no counter on this machine).
+    from core.energy import read_energy
+
+    trials = [read_energy(Path(t["run_dir"])) for t in search["trials"]]
+    energy = read_energy(parent)
+    assert energy["joules"] == pytest.approx(sum(t["joules"] for t in trials if "joules" in t))
+    assert energy["method"] == "estimated" and "runs of this search, summed" in energy["source"]
 
 
 def test_later_trials_shrink_to_the_measured_speed_never_below_the_floor():
