@@ -121,11 +121,16 @@ def all_text(page) -> str:
     """Every text in the page's main area and sidebar, hidden text included: a table's cells are
     drawn on a canvas, and only its accessible copy (hidden) holds them as text (once drawn; a
     table below the fold may never be, so keep the viewport tall)."""
-    page.wait_for_function(
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    undrawn = (
         "() => [...document.querySelectorAll('[data-testid=\"stDataFrame\"]')]"
-        ".every(frame => frame.querySelector('table[role=grid] td'))",
-        timeout=30_000,
+        ".filter(frame => !frame.querySelector('table[role=grid]')).length"
     )
+    try:
+        page.wait_for_function(f"() => ({undrawn})() === 0", timeout=30_000)
+    except PlaywrightTimeout:
+        pytest.fail(f"{page.evaluate(undrawn)} table(s) on {page.url} were never drawn")
     return " | ".join(
         page.locator(f"[data-testid='{part}']").text_content() or ""
         for part in ("stMain", "stSidebar")

@@ -49,7 +49,7 @@ def _anas_rows() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_bert):
+def server(tmp_path_factory):
     """The app with users ana and ben; the test process shares its data root (core's functions
     then act on the same files), and jobs it starts train with one thread (the machine is shared)."""
     folder = tmp_path_factory.mktemp("two-users")
