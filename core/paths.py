@@ -11,8 +11,10 @@ allowed roots:
 
 An opened config may also name files the app itself made (uploads, dataset versions, Hub downloads,
 the sample data, the embedded model); with sign-in, only the uploads and versions in the user's
-own workspace (core/runs.py workspace_root), so another user's upload hash is refused. Symlinks are resolved before the check, and a refused path
-gets the same message whether it exists or not, so the answer reveals nothing about the server.
+own workspace (core/runs.py workspace_root), so another user's upload hash is refused. An admin
+may open every user's uploads and versions (workspace_folders, others_data). Symlinks are resolved
+before the check, and a refused path gets the same message whether it exists or not, so the answer
+reveals nothing about the server.
 """
 
 from __future__ import annotations
@@ -52,12 +54,54 @@ def allowed_roots(single_user: bool | None = None) -> list[Path]:
     return [root.resolve() for root in roots]
 
 
+def workspace_folders(every_user: bool = False) -> list[Path]:
+    """The uploads and dataset-version folders a session may open (resolved): its own workspace's,
+    or for an admin (`every_user`) every signed-in user's and the shared ones of a local install."""
+    from core.runs import data_root, workspace_root
+
+    bases = [workspace_root()]
+    if every_user:
+        bases = [data_root(), *sorted(p for p in (data_root() / "users").glob("*") if p.is_dir())]
+    return [(base / name).resolve() for base in bases for name in ("uploads", "datasets")]
+
+
+def others_data() -> list[dict]:
+    """Other users' uploads and dataset versions, for an admin to open (read-only: the files are
+    never changed; a fix made from one is saved in the admin's own workspace).
+
+    Returns:
+        {"owner": the user's folder, "kind": "upload" or "version", "name", "path"}, by owner.
+    """
+    from core.data.lineage import read_version
+    from core.runs import data_root, workspace_root
+
+    own, found = workspace_root().resolve(), []
+    for user in sorted((data_root() / "users").glob("*")):
+        if user.resolve() == own:
+            continue
+        for upload in sorted(user.glob("uploads/*/*")):
+            if upload.is_file() and not upload.name.startswith("."):
+                found.append(_entry(user, "upload", upload.name, upload))
+        for record_file in sorted(user.glob("datasets/*/version.json")):
+            try:
+                record = read_version(record_file.parent)
+            except DataError:
+                continue  # a damaged record: nothing to open
+            name = f"{Path(record.source).name} · version {record.fingerprint[:8]}"
+            found.append(_entry(user, "version", name, Path(record.path)))
+    return found
+
+
+def _entry(user: Path, kind: str, name: str, path: Path) -> dict:
+    return {"owner": user.name, "kind": kind, "name": name, "path": str(path)}
+
+
 def app_roots() -> list[Path]:
     """Where the app itself writes data a config may name: this user's uploads and versions (only
     their own workspace's, once signed in), shared Hub downloads, the sample data, the model."""
-    from core.runs import data_root, workspace_root
+    from core.runs import data_root
 
-    folders = [workspace_root() / name for name in ("uploads", "datasets")]
+    folders = workspace_folders()
     folders.append(data_root() / "hub")
     folders += [PROJECT_ROOT / "assets", Path(embedded_model_path())]
     return [folder.resolve() for folder in folders]

@@ -7,9 +7,10 @@ import streamlit as st
 from core.data.detect import check_labels, check_text, suggest_columns, suggest_mapping
 from core.data.lineage import read_version
 from core.data.load import SUPPORTED, DataError, source_path, store_upload
-from core.paths import confine_source
+from core.paths import allowed_roots, confine_source, workspace_folders
 from core.runs import data_root, workspace_root
 from pages.common import get_config, next_button, require_router, set_config, stepper
+from pages.data_admin import is_admin, others_section
 from pages.data_quality import drift_section, quality_section, read_table
 from pages.data_reading import reading_section
 from pages.data_tasks import choose_task, generative_mapping, render_examples
@@ -47,12 +48,18 @@ with upload_col.expander("Bigger than the upload limit? A path on this computer 
     if st.button("Use this data", disabled=not source.strip()):
         try:
             with st.spinner("Reading…"):
-                found = source_path(confine_source(source), data_root())
+                # an admin may also name any user's uploads and versions (pages/data_admin.py)
+                extra = workspace_folders(every_user=True) if is_admin() else []
+                found = source_path(confine_source(source, allowed_roots() + extra), data_root())
         except DataError as err:
             st.error(str(err), icon=":material/error:")
         else:
             config = config.replace(data={"path": str(found), **UNMAPPED})
             set_config(config)
+opened = others_section(upload_col)
+if opened:
+    config = config.replace(data={"path": opened, **UNMAPPED})
+    set_config(config)
 sample_col.write("")
 if sample_col.button("Use the sample data", icon=":material/dataset:"):
     config = config.replace(data={"path": str(SAMPLE), **UNMAPPED})

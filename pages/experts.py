@@ -287,10 +287,28 @@ def _save_and_open(config: RunConfig) -> None:
         return
     st.session_state["expert_opened"] = digest
     set_config(opened)
-    # Widgets keep their own state; drop it so they show the opened file's values.
-    for key in [k for k in st.session_state if str(k).startswith(KEY) and k != f"{KEY}open"]:
-        del st.session_state[key]
+    st.session_state["_expert_show"] = opened  # the widgets take its values on the next run
     st.rerun()
+
+
+def _show_opened() -> None:
+    """Set this page's widgets to the opened file's values, before any widget is drawn.
+
+    Deleting their state is not enough in a browser: it keeps each widget's last value and sends
+    it back with the next click, which overwrote the opened training settings (a real browser
+    showed it: tests/e2e/test_server_restart.py). A value is set where the setting and the
+    widget's value agree in type; other widget state (buttons, text for lists) is dropped.
+    """
+    opened = st.session_state.pop("_expert_show", None)
+    if opened is None:
+        return
+    for key in [k for k in st.session_state if str(k).startswith(KEY) and k != f"{KEY}open"]:
+        section, _, name = key[len(KEY) :].partition(".")
+        value = getattr(getattr(opened, section, None), name, None) if name else None
+        if value is not None and type(value) is type(st.session_state[key]):
+            st.session_state[key] = value
+        else:
+            del st.session_state[key]
 
 
 st.header("Expert settings")
@@ -298,6 +316,7 @@ st.write(
     "Every parallelism and training setting, checked before anything runs, with the files "
     "the engines you already use need. The guided pages edit the same settings."
 )
+_show_opened()
 config = get_config()
 hardware = common_hardware()
 parallel = _layout(config)

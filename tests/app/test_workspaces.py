@@ -12,8 +12,10 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from core import jobs, runs, users
+from core.data.lineage import save_version
+from core.data.load import load_table, store_upload
 from core.settings import RunConfig
-from tests.app.conftest import ROOT, texts
+from tests.app.conftest import ROOT, button, texts
 
 
 @pytest.fixture
@@ -123,3 +125,61 @@ def test_an_upload_stays_in_its_users_workspace_and_another_user_cannot_open_it(
     assert not bo.exception, bo.exception
     assert "not a file or folder this app can read" in texts(bo.error)
     assert bo.session_state["config"].data.path != str(stored)
+
+
+def _anas_upload_and_version() -> tuple[Path, Path]:
+    """An upload of ana's and a dataset version made from it, in her workspace."""
+    runs.set_workspace("ana")
+    try:
+        data = b"text,label\nsecret one,pos\nsecret two,neg\nsecret three,pos\n"
+        upload = store_upload(data, "anas.csv", runs.workspace_root())
+        record = save_version(load_table(upload).head(2), runs.workspace_root(), upload, None, 3)
+        return upload, Path(record.path)
+    finally:
+        runs.set_workspace(None)
+
+
+def _use_path(at: AppTest, path: str) -> AppTest:
+    next(box for box in at.text_input if box.label == "Path or Hub id").set_value(path).run()
+    return button(at, "Use this data").click().run()
+
+
+def test_an_admin_opens_another_users_upload_and_version_and_changes_neither(
+    shared_server, monkeypatch
+):
+    monkeypatch.setenv("STUDIO_ALLOWED_ROOTS", "/nowhere")  # only the operator's default roots
+    upload, version = _anas_upload_and_version()
+    before = {path: path.read_bytes() for path in (upload, version)}
+    admin = session("root", role="admin")
+    admin.switch_page("pages/data.py").run()
+    pick = admin.selectbox(key="data-admin-pick")
+    assert [label.split(" · ")[1:] for label in pick.options] == [
+        ["upload", "anas.csv"],
+        ["version", "anas.csv", f"version {version.parent.name[:8]}"],
+    ]
+    for index, path, rows in ((1, version, "2 rows"), (0, upload, "3 rows")):
+        pick.select_index(index).run()
+        admin.button(key="data-admin-open").click().run()
+        assert not admin.exception, admin.exception
+        assert admin.session_state["config"].data.path == str(path.resolve())
+        assert "anas.csv" in texts(admin.success) and rows in texts(admin.success)
+    _use_path(admin, str(version))  # a typed path to her version is accepted for an admin too
+    assert admin.session_state["config"].data.path == str(version.resolve())
+    assert {path: path.read_bytes() for path in before} == before  # read-only
+
+
+def test_a_user_gets_the_one_refusal_for_another_users_upload(shared_server, monkeypatch):
+    monkeypatch.setenv("STUDIO_ALLOWED_ROOTS", "/nowhere")
+    upload, _ = _anas_upload_and_version()
+    bo = session("bo")
+    bo.switch_page("pages/data.py").run()
+    assert "data-admin-pick" not in [box.key for box in bo.selectbox]
+    missing = str(upload.with_name("nothing-here.csv"))
+    messages = []
+    for path in (str(upload), missing):
+        _use_path(bo, path)
+        assert not bo.exception, bo.exception
+        assert "not a file or folder this app can read" in texts(bo.error)
+        messages.append(texts(bo.error).replace(path, "PATH"))
+        assert bo.session_state["config"].data.path != path
+    assert messages[0] == messages[1]  # an existing file of ana's reads as a missing one

@@ -3,16 +3,10 @@ deep link included); signing in opens the app; another browser context is still 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
 from core import users
-from tests.e2e.conftest import ROOT, _free_port
+from tests.e2e.conftest import main_text, start_app
 
 pytestmark = [pytest.mark.browser]
 PAGES = ["", "model", "data", "train", "results", "experts", "jobs"]
@@ -23,38 +17,15 @@ def signin_url(tmp_path_factory):
     """The app on loopback with the built-in password file holding one user, ana."""
     folder = tmp_path_factory.mktemp("signin")
     users.add_user("ana", "a long password", path=folder / "users.json")
-    port = _free_port()
-    env = dict(
-        os.environ, STUDIO_DATA=str(folder / "data"), STUDIO_USERS=str(folder / "users.json")
-    )
-    args = ["--server.headless", "true", "--server.port", str(port)]
-    with open(folder / "streamlit.log", "w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                assert time.time() < deadline, "streamlit did not start within 60 s"
-                time.sleep(0.5)
-        yield url
-        os.killpg(server.pid, 15)
-        server.wait(timeout=20)
+    app = start_app(folder / "data", folder / "streamlit.log", users=folder / "users.json")
+    yield app.url
+    app.stop()
 
 
 def _shows_only_the_sign_in(page) -> None:
     page.get_by_label("User name").wait_for(timeout=60_000)
     assert page.get_by_label("Password", exact=True).is_visible()
-    body = page.locator("[data-testid='stMain']").inner_text()
+    body = main_text(page)
     for private in ("Jobs", "Train your model", "Expert settings", "This computer", "Download"):
         assert private not in body, (page.url, private)
     assert page.locator("[data-testid='stSidebarNav']").count() == 0
