@@ -96,12 +96,13 @@ def _entry(user: Path, kind: str, name: str, path: Path) -> dict:
     return {"owner": user.name, "kind": kind, "name": name, "path": str(path)}
 
 
-def app_roots() -> list[Path]:
+def app_roots(every_user: bool = False) -> list[Path]:
     """Where the app itself writes data a config may name: this user's uploads and versions (only
-    their own workspace's, once signed in), shared Hub downloads, the sample data, the model."""
+    their own workspace's, once signed in; every user's for an admin, `every_user`), shared Hub
+    downloads, the sample data, the model."""
     from core.runs import data_root
 
-    folders = workspace_folders()
+    folders = workspace_folders(every_user)
     folders.append(data_root() / "hub")
     folders += [PROJECT_ROOT / "assets", Path(embedded_model_path())]
     return [folder.resolve() for folder in folders]
@@ -158,15 +159,18 @@ def confine_source(source: str, roots: list[Path] | None = None) -> str:
     return str(confine(source, roots))
 
 
-def confine_config(config: RunConfig, roots: list[Path] | None = None) -> RunConfig:
+def confine_config(
+    config: RunConfig, roots: list[Path] | None = None, every_user: bool = False
+) -> RunConfig:
     """An opened config whose data and model paths are allowed, resolved in place.
 
-    Besides the allowed roots, the data may be a file the app made (app_roots()).
+    Besides the allowed roots, the data may be a file the app made (app_roots()); for an admin
+    (`every_user`) any user's upload or version too, as the Data page lets an admin open them.
 
     Raises:
         PathRefused: (a ConfigError) the data path or a local model folder is not allowed.
     """
-    roots = (allowed_roots() if roots is None else roots) + app_roots()
+    roots = (allowed_roots() if roots is None else roots) + app_roots(every_user)
     changes = {}
     if config.data.path:
         changes["data"] = {"path": str(confine(config.data.path, roots))}

@@ -24,6 +24,7 @@ from core.tracking import tensorboard_available
 from pages.cluster import cluster_section
 from pages.common import get_config, require_router, set_config, setting_input
 from pages.common import hardware as common_hardware
+from pages.data_admin import is_admin
 
 require_router()
 
@@ -277,7 +278,8 @@ def _save_and_open(config: RunConfig) -> None:
         st.success(f"Opened {upload.name}.", icon=":material/check_circle:")
         return
     try:
-        opened = confine_config(RunConfig.from_yaml(data, upload.name))
+        # an admin may name any user's upload or version, as on the Data page
+        opened = confine_config(RunConfig.from_yaml(data, upload.name), every_user=is_admin())
     except ConfigError as err:
         lines = "\n".join(f"- {problem}" for problem in err.problems)
         st.error(

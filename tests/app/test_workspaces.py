@@ -183,3 +183,27 @@ def test_a_user_gets_the_one_refusal_for_another_users_upload(shared_server, mon
         messages.append(texts(bo.error).replace(path, "PATH"))
         assert bo.session_state["config"].data.path != path
     assert messages[0] == messages[1]  # an existing file of ana's reads as a missing one
+
+
+def _open_expert_config(at: AppTest, data_path: Path, tmp_path: Path) -> AppTest:
+    text = RunConfig().replace(data={"path": str(data_path)}).save(tmp_path / "e.yaml").read_bytes()
+    at.switch_page("pages/experts.py").run()
+    at.file_uploader(key="expert.open").set_value(("e.yaml", text, "application/x-yaml")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_an_expert_config_naming_another_users_upload_opens_for_an_admin_only(
+    shared_server, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("STUDIO_ALLOWED_ROOTS", "/nowhere")
+    upload, version = _anas_upload_and_version()
+    admin = session("root", role="admin")
+    for path in (upload, version):  # each file differs, so each is opened
+        _open_expert_config(admin, path, tmp_path)
+        assert admin.session_state["config"].data.path == str(path.resolve())
+        assert not texts(admin.error), texts(admin.error)
+    bo = _open_expert_config(session("bo"), upload, tmp_path)
+    assert "cannot be opened" in texts(bo.error)
+    assert "not a file or folder this app can read" in texts(bo.error)
+    assert bo.session_state["config"].data.path != str(upload.resolve())

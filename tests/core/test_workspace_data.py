@@ -75,3 +75,17 @@ def test_the_operators_roots_stay_open_to_every_user(roots):
     for user in ("ana", "bo"):
         with signed_in(user):
             assert paths.confine_config(_config(shared), roots).data.path == str(shared)
+
+
+def test_an_admin_config_may_name_any_users_upload_and_a_users_may_not(roots, data_root):
+    with signed_in("ana"):
+        upload = store_upload(CSV, "reviews.csv", runs.workspace_root())
+    with signed_in("bo"):
+        opened = paths.confine_config(_config(upload), roots, every_user=True)
+        assert opened.data.path == str(upload.resolve())
+        with pytest.raises(paths.PathRefused):
+            paths.confine_config(_config(upload), roots)
+        secret = data_root / "users" / "secret.csv"  # inside the data root, not an upload
+        secret.write_bytes(CSV)
+        with pytest.raises(paths.PathRefused):  # every_user opens uploads, not anything at all
+            paths.confine_config(_config(secret), roots, every_user=True)
