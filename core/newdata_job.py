@@ -14,6 +14,7 @@ and nobody else does.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import sys
@@ -60,17 +61,33 @@ def start_check(
     if not classification:
         options = {}
     job = Path(run_dir) / NEWDATA_DIR / check_key(Path(batch), options)
-    state = read_progress(job).get("state") if (job / "job.json").exists() else None
-    if state in RUNNING or (state == "done" and (job / REPORT_FILE).exists()):
-        spec = json.loads((job / "job.json").read_text())
-        (job / "job.json").write_text(json.dumps(spec | {"started": time.time(), "name": name}))
-        return job
     job.mkdir(parents=True, exist_ok=True)
-    (job / REPORT_FILE).unlink(missing_ok=True)
-    spec = {"run": str(Path(run_dir).resolve()), "data": str(Path(batch).resolve()), "name": name,
-            "classification": classification, "started": time.time(), **options}  # fmt: skip
-    launch(job, spec, "core.newdata_job")
+    # Two sessions starting the same check at once: the lock lets one start it, the other then
+    # finds it running and reattaches (an flock ends with its holder, so none is left stale).
+    with open(job.parent / f".{job.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        earlier = reusable(job)
+        if earlier is not None:
+            spec = earlier | {"started": time.time(), "name": name}
+            runs.write_json_atomic(job / "job.json", spec)  # readers never see half of it
+            return job
+        (job / REPORT_FILE).unlink(missing_ok=True)
+        spec = {"run": str(Path(run_dir).resolve()), "data": str(Path(batch).resolve()),
+                "name": name, "classification": classification, "started": time.time(),
+                **options}  # fmt: skip
+        launch(job, spec, "core.newdata_job")
     return job
+
+
+def reusable(job: Path) -> dict | None:
+    """The spec of the check in the job folder when it is still running, or finished with its
+    report; None when it must be (re)started (none yet, failed, or its files are damaged)."""
+    try:
+        spec = job_spec(job)
+    except (OSError, ValueError):
+        return None
+    state = read_progress(job).get("state")
+    return spec if state in RUNNING or (state == "done" and (job / REPORT_FILE).exists()) else None
 
 
 def checks(run_dir: Path) -> list[Path]:

@@ -44,17 +44,25 @@ def start_prediction(run_dir: Path, file_name: str, data: bytes, threshold=None,
 
 def launch(job: Path, spec: dict, module: str) -> None:
     """Write the job folder's job.json and progress.json, then start `python -m module JOB` in
-    its own session (a page rerun or reload does not end it); its output goes to job.log."""
-    (job / "job.json").write_text(json.dumps(spec))
+    its own session (a page rerun or reload does not end it); its output goes to job.log.
+
+    A process that cannot be started leaves the job failed with the reason, never "starting"
+    without a process (which would read as running for ever).
+    """
+    runs.write_json_atomic(job / "job.json", spec)
     runs.write_json_atomic(job / "progress.json", {"state": "starting", "done": 0, "total": 0})
-    with open(job / "job.log", "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", module, str(job)],
-            cwd=Path(__file__).resolve().parent.parent,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    try:
+        with open(job / "job.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", module, str(job)],
+                cwd=Path(__file__).resolve().parent.parent,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    except OSError as err:
+        update(job, state="failed", error=f"The job's process could not be started: {err}.")
+        return
     update(job, pid=process.pid)
 
 

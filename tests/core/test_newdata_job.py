@@ -100,3 +100,51 @@ def test_the_report_record_is_plain_json(run_dir, batch):  # noqa: F811
     assert json.loads(json.dumps(record)) == record
     assert record["drift"]["median_words"]["new"] > 0
     assert record["drift"]["checks"][0]["message"] == report["drift"].checks[0].message
+
+
+def test_two_sessions_starting_the_same_check_at_once_start_one_job(own_run, batch, monkeypatch):  # noqa: F811
+    """Two page sessions (threads of one server) click at the same instant: one job is started,
+    the other session reattaches to it."""
+    import os
+    import threading
+
+    import core.newdata_job as newdata_job
+    from core import runs
+
+    started, gate = [], threading.Barrier(2)
+
+    def slow_launch(job, spec, module):  # as launch: job.json, then a live process in progress
+        started.append(job)
+        time.sleep(0.3)  # the window in which the other session looks at the folder
+        (job / "job.json").write_text(json.dumps(spec))
+        runs.write_json_atomic(job / "progress.json", {"state": "running", "pid": os.getpid()})
+
+    monkeypatch.setattr(newdata_job, "launch", slow_launch)
+    found = []
+
+    def click(name):
+        gate.wait()
+        found.append(start_check(own_run, batch, name, embed=False))
+
+    threads = [threading.Thread(target=click, args=(n,)) for n in ("a.csv", "b.csv")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(started) == 1, started
+    assert found == [started[0], started[0]]
+    assert checks(own_run) == [started[0]]
+
+
+def test_a_job_whose_process_cannot_start_fails_with_the_reason(own_run, batch, monkeypatch):  # noqa: F811
+    """Not left "starting" with no process, which the page would show as running for ever."""
+    import subprocess
+
+    def no_process(*args, **kwargs):
+        raise OSError("[Errno 24] Too many open files")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    job = start_check(own_run, batch, "batch.csv", embed=False)
+    progress = read_progress(job)
+    assert progress["state"] == "failed" and "Too many open files" in progress["error"]
+    assert json.loads((job / "job.json").read_text())["name"] == "batch.csv"
