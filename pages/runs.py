@@ -35,6 +35,9 @@ st.caption(
     "before training where it logged one at step 0, else always guessing the commonest label "
     "on the same validation rows; 'no gain' has no cost per point."
 )
+if not rows:
+    st.info("No run matches the filter: clear it, or change the status or task chosen.")
+    st.stop()
 
 groups = sorted({r["group"] for r in rows})
 group = st.selectbox(

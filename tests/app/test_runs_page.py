@@ -206,3 +206,13 @@ def test_energy_against_the_estimate_and_per_accuracy_point(app):
     shown = texts(app.markdown)
     assert "2.00× the estimate (100% over)" in shown and "Both sides are estimates" in shown
     assert "+40.0 points" in shown and "per point gained" in shown
+
+
+def test_a_filter_that_matches_no_run_says_so(app):
+    finished_run("sweep-trial-1", 3e-3, 0.9, [0.7, 0.5])
+    go(app, "pages/runs.py")
+    app.text_input[0].set_value("no such run").run()
+    assert not app.exception, app.exception
+    assert "No run matches" in texts(app.info)
+    app.text_input[0].set_value("").run()
+    assert not app.exception and app.selectbox(key="reproduce_run").value.endswith("trial-1")
