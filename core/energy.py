@@ -263,11 +263,13 @@ def assumed_power_w() -> float:
 
 
 def read_energy(run_dir: Path) -> dict:
-    """The run's energy.json; {} when it has none."""
+    """The run's energy.json; {} when it has none, or one that cannot be read as a record (so one
+    damaged file never breaks the Runs table of every run)."""
     try:
-        return json.loads((Path(run_dir) / ENERGY_FILE).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        record = json.loads((Path(run_dir) / ENERGY_FILE).read_text())
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
         return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _wh(joules: float) -> str:

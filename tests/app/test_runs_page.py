@@ -216,3 +216,27 @@ def test_a_filter_that_matches_no_run_says_so(app):
     assert "No run matches" in texts(app.info)
     app.text_input[0].set_value("").run()
     assert not app.exception and app.selectbox(key="reproduce_run").value.endswith("trial-1")
+
+
+def test_older_and_damaged_energy_records_leave_the_table_whole(app):
+    """No energy.json (an old run), one from before pre-run estimates, and a damaged one."""
+    missing = finished_run("old-none", 3e-3, 0.9, [0.7, 0.5])
+    (missing / "energy.json").unlink()
+    older = finished_run("old-plain", 3e-3, 0.9, [0.7, 0.5])  # joules and seconds only
+    damaged = finished_run("old-bad", 3e-3, 0.9, [0.7, 0.5])
+    (damaged / "energy.json").write_bytes(b"\xff\xfe not json")
+    listed = finished_run("old-list", 3e-3, 0.9, [0.7, 0.5])
+    (listed / "energy.json").write_text("[1, 2]")
+    go(app, "pages/runs.py")
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    energy = {
+        run.rsplit("-", 1)[-1]: e for run, e in zip(table["run"], table["energy"], strict=True)
+    }
+    assert energy == {"none": "—", "plain": "≈ 1.2 kJ estimated", "bad": "—", "list": "—"}
+    for run_dir, expected in ((missing, "No energy was recorded"),
+                              (older, "No pre-run estimate was recorded"),
+                              (damaged, "No energy was recorded")):  # fmt: skip
+        app.selectbox(key="reproduce_run").set_value(run_dir.name).run()
+        assert not app.exception, app.exception
+        assert expected in texts(app.markdown)
