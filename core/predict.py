@@ -12,6 +12,7 @@ of two): bench/predict_speed.py measures this against a transformers `pipeline` 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -80,6 +81,8 @@ def load_merged_classifier(run_dir: Path, device: str = "auto") -> Classifier:
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise PredictError(f"--device {device}: not a device; use cpu, cuda (or cuda:N) or auto.")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise PredictError(f"--device {device}: torch sees no GPU here. Use --device cpu.")
 

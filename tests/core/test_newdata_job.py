@@ -92,6 +92,8 @@ def test_the_command_line_prints_the_verdict_and_exits_2_on_bad_input(
     assert "needs a label column" in capsys.readouterr().err
     assert main([str(tmp_path / "no-run"), "--data", str(batch)]) == 2
     assert "error:" in capsys.readouterr().err
+    assert main([str(run_dir), "--data", str(batch), "--no-embed", "--device", "bogus"]) == 2
+    assert "--device bogus: not a device" in capsys.readouterr().err  # not a torch traceback
 
 
 def test_the_report_record_is_plain_json(run_dir, batch):  # noqa: F811
