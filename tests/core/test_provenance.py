@@ -124,3 +124,24 @@ def test_a_run_on_a_file_outside_the_uploads_hangs_below_that_file(studio, tmp_p
     assert (f"source:{outside}", f"run:{run_dir}") in graph.edges
     assert [r["run"] for r in runs_using(str(outside), graph)] == [run_dir.name]
     assert origin_of(run_dir, graph)["source"] == str(outside)
+
+
+def test_a_signed_in_user_s_graph_holds_their_own_uploads_and_runs_only(data_root):
+    uploads = {}
+    for user in ("ana", "ben"):
+        runs.set_workspace(user)
+        try:
+            home = runs.workspace_root()
+            uploads[user] = store_upload(f"text,label\n{user},x\n".encode(), f"{user}.csv", home)
+            runs.create_run(
+                RunConfig(name=f"{user}-run").replace(data={"path": str(uploads[user])})
+            )
+        finally:
+            runs.set_workspace(None)
+    runs.set_workspace("ana")
+    try:
+        paths = {node.path for node in build_graph().nodes.values()}
+    finally:
+        runs.set_workspace(None)
+    assert str(uploads["ana"]) in paths and str(uploads["ben"]) not in paths
+    assert not any("ben" in Path(p).name for p in paths)
