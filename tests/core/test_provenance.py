@@ -133,6 +133,10 @@ def test_a_signed_in_user_s_graph_holds_their_own_uploads_and_runs_only(data_roo
         try:
             home = runs.workspace_root()
             uploads[user] = store_upload(f"text,label\n{user},x\n".encode(), f"{user}.csv", home)
+            # An upload no run has used yet: only the workspace's uploads folder shows it.
+            uploads[f"{user}-new"] = store_upload(
+                f"text,label\n{user}!,y\n".encode(), "new.csv", home
+            )
             runs.create_run(
                 RunConfig(name=f"{user}-run").replace(data={"path": str(uploads[user])})
             )
@@ -143,5 +147,6 @@ def test_a_signed_in_user_s_graph_holds_their_own_uploads_and_runs_only(data_roo
         paths = {node.path for node in build_graph().nodes.values()}
     finally:
         runs.set_workspace(None)
-    assert str(uploads["ana"]) in paths and str(uploads["ben"]) not in paths
-    assert not any("ben" in Path(p).name for p in paths)
+    assert {str(uploads["ana"]), str(uploads["ana-new"])} <= paths
+    assert not {str(uploads["ben"]), str(uploads["ben-new"])} & paths
+    assert not any(Path(p).name.startswith("ben") for p in paths)
