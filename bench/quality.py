@@ -198,6 +198,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--lr-c", type=float, default=1.0, help="logistic regression C")
     parser.add_argument("--max-rows", type=int, default=0, help="subsample each dataset (0: all)")
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "quality.jsonl"))
+    parser.add_argument(
+        "--summarize", action="store_true", help="only print the tables of what --out holds"
+    )
     return parser.parse_args()
 
 
@@ -218,6 +221,11 @@ def prepare(name: str, args, work: Path) -> tuple[Path, Path]:
 
 def main() -> None:
     args = parse_args()
+    if args.summarize:
+        records = [json.loads(line) for line in Path(args.out).read_text().splitlines() if line]
+        print(summary_table(records))
+        print(goal_table(records))
+        return
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="quality-"))
@@ -274,6 +282,30 @@ def summary_table(records: list[dict]) -> str:
             f"| {name} | {path} | {len(rows)} | {acc.mean():.1%} ± {acc.std(ddof=0):.1%} | "
             f"{f1.mean():.3f} | {rows['wall_s'].mean():.0f} | "
             f"{int((rows['predicted_classes'] <= 1).sum())} |"
+        )
+    return "\n".join(lines)
+
+
+def goal_table(records: list[dict]) -> str:
+    """Markdown: per dataset, Auto's mean test accuracy against frozen+LR + 3 points and SetFit."""
+    frame = pd.DataFrame([r for r in records if "accuracy" in r])
+    if frame.empty:
+        return ""
+    means = frame.groupby(["dataset", "path"], sort=False)["accuracy"].mean()
+    lines = [
+        "| dataset | auto (seeds) | frozen_lr | auto − frozen_lr | ≥ +3 points | setfit | auto ≥ setfit |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in dict.fromkeys(frame["dataset"]):
+        if (name, "auto") not in means or (name, "frozen_lr") not in means:
+            continue
+        auto, lr = means[(name, "auto")], means[(name, "frozen_lr")]
+        seeds = int(((frame["dataset"] == name) & (frame["path"] == "auto")).sum())
+        setfit = means.get((name, "setfit"))
+        lines.append(
+            f"| {name} | {auto:.1%} ({seeds}) | {lr:.1%} | {100 * (auto - lr):+.1f} | "
+            f"{'met' if auto - lr >= 0.03 else 'not met'} | "
+            + (f"{setfit:.1%} | {'yes' if auto >= setfit else 'no'} |" if setfit else "— | — |")
         )
     return "\n".join(lines)
 

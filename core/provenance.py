@@ -190,9 +190,10 @@ def _add_run(graph: Graph, run_dir: Path) -> None:
 
 
 def build_graph(root: Path | None = None, run_roots: list[Path] | None = None) -> Graph:
-    """The provenance graph of the data root and the runs under `run_roots` (default: this
+    """The provenance graph of `root`'s uploads and versions (default: this session's workspace,
+    the signed-in user's own folder when shared) and the runs under `run_roots` (default: this
     workspace's runs)."""
-    root = Path(root) if root else runs.data_root()
+    root = Path(root) if root else runs.workspace_root()
     graph = Graph()
     _add_data(graph, root)
     for run_root in run_roots if run_roots is not None else [runs.runs_root()]:

@@ -76,6 +76,17 @@ def workspace_root() -> Path:
     return data_root() / "users" / user_folder(user) if user else data_root()
 
 
+def workspace_of(run_dir: Path) -> Path:
+    """The workspace a run directory belongs to, at any depth (an Auto trial's too): its user's
+    folder under `<data root>/users/`, else the data root. The trainer, which serves no session,
+    finds its user's settings (tracking) this way."""
+    users = data_root() / "users"
+    for parent in Path(run_dir).resolve().parents:
+        if parent.parent == users:
+            return parent
+    return data_root()
+
+
 def runs_root() -> Path:
     """The runs folder of this thread's user (see set_workspace)."""
     path = workspace_root() / "runs"

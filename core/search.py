@@ -79,7 +79,11 @@ def objective_key(config: RunConfig) -> tuple[str, float]:
 
 def objective_name(config: RunConfig) -> str:
     """The objective in words, for the trials chart and the winner's explanation."""
-    return "validation macro-F1" if config.model.task == "classification" else "-validation loss"
+    return (
+        "validation macro-F1"
+        if config.model.task == "classification"
+        else "negated validation loss"
+    )
 
 
 def read_search(parent: Path) -> dict:

@@ -292,8 +292,8 @@ def measured_speed(trial: dict, config: RunConfig) -> tuple[float, float]:
     """(seconds per step, start-up seconds) as the trial measured them, else the estimator's.
 
     The start-up (process start, model load, tokenising) is counted once, not spread over the
-    steps: spread, it made a 2,000-row trial look ~1.7× slower per step than it trained, and the
-    winner's all-rows run on SUBJ was sized to 222 steps and ended at 393 s of its 600 s.
+    steps: spread, it made a short trial look much slower per step than it trained, and the
+    winner's all-rows run was sized far below what its budget allowed (BENCHMARKS.md, quality).
     Evaluations stay inside the per-step time (the all-rows run evaluates as often).
     """
     steps, duration = trial.get("steps_run") or 0, trial.get("duration_s") or 0.0

@@ -2,9 +2,11 @@
 as artifacts, tagged with the data fingerprint.
 
 Where runs go, first found: `MLFLOW_TRACKING_URI`; the URI saved on the Runs page
-(DATA_ROOT/tracking-settings.json); else a local store that needs no server, DATA_ROOT/mlflow/
+(WORKSPACE/tracking-settings.json); else a local store that needs no server, WORKSPACE/mlflow/
 (runs in mlflow.db, SQLite: MLflow 3 keeps its file store in maintenance mode only; artifacts
-in artifacts/):
+in artifacts/). WORKSPACE is the data root on a single-user install and each signed-in user's own
+folder when shared (core.runs.workspace_root / workspace_of): one user cannot point another's
+runs (their params, card and adapter) at a server of their choosing, nor read their entries.
 
     mlflow ui --backend-store-uri sqlite:///studio-data/mlflow/mlflow.db   # http://127.0.0.1:5000
 
@@ -28,7 +30,7 @@ from pathlib import Path
 
 from core import runs
 
-SETTINGS_FILE = "tracking-settings.json"  # in the data root: {"uri": ...}
+SETTINGS_FILE = "tracking-settings.json"  # in a workspace (see above): {"uri": ...}
 RUN_FILE = "tracking.json"  # in a run directory: {"enabled", "uri", "run_id", "reason",
 # "tensorboard": {"enabled", "logdir", "reason"}}
 TENSORBOARD_DIR = "tensorboard"  # in a run directory
@@ -36,37 +38,41 @@ EXPERIMENT = "Finetune Studio"
 MLFLOW_STATUS = {"completed": "FINISHED", "stopped": "KILLED", "failed": "FAILED"}
 
 
-def local_store() -> Path:
-    """The embedded store's folder: DATA_ROOT/mlflow (mlflow.db and artifacts/)."""
-    folder = runs.data_root() / "mlflow"
-    folder.mkdir(exist_ok=True)
+def local_store(workspace: Path | None = None) -> Path:
+    """The embedded store's folder: WORKSPACE/mlflow (mlflow.db and artifacts/); WORKSPACE
+    defaults to this session's (core.runs.workspace_root)."""
+    folder = (workspace or runs.workspace_root()) / "mlflow"
+    folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def local_store_uri() -> str:
-    return f"sqlite:///{local_store() / 'mlflow.db'}"
+def local_store_uri(workspace: Path | None = None) -> str:
+    return f"sqlite:///{local_store(workspace) / 'mlflow.db'}"
 
 
-def tracking_uri() -> tuple[str, str]:
-    """The URI runs are tracked at and where that choice came from."""
+def tracking_uri(workspace: Path | None = None) -> tuple[str, str]:
+    """The URI runs of `workspace` (default: this session's) are tracked at, and where that
+    choice came from."""
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"], "MLFLOW_TRACKING_URI"
-    saved = read_settings().get("uri")
+    saved = read_settings(workspace).get("uri")
     if saved:
         return saved, "the Runs page setting"
-    return local_store_uri(), "the local store (default)"
+    return local_store_uri(workspace), "the local store (default)"
 
 
-def read_settings() -> dict:
+def read_settings(workspace: Path | None = None) -> dict:
     try:
-        return json.loads((runs.data_root() / SETTINGS_FILE).read_text())
+        return json.loads(((workspace or runs.workspace_root()) / SETTINGS_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
 
 
 def save_uri(uri: str) -> None:
-    """Save the team's tracking URI (empty: back to the local store)."""
-    runs.write_json_atomic(runs.data_root() / SETTINGS_FILE, {"uri": uri.strip()})
+    """Save this user's tracking URI (empty: back to their local store)."""
+    root = runs.workspace_root()
+    root.mkdir(parents=True, exist_ok=True)
+    runs.write_json_atomic(root / SETTINGS_FILE, {"uri": uri.strip()})
 
 
 def unreachable_reason(uri: str, timeout: float = 3.0) -> str | None:
@@ -133,13 +139,14 @@ class Tracker:
 
     def __init__(self, run_dir: Path):
         self.run_dir, self.client, self.run_id = Path(run_dir), None, None
+        self.workspace = runs.workspace_of(self.run_dir)
         self.state = {"enabled": False, "uri": None, "run_id": None, "reason": ""}
         tensorboard = read_tracking(run_dir).get("tensorboard")  # kept when MLflow's state is saved
         if tensorboard:
             self.state["tensorboard"] = tensorboard
 
     def start(self, config_dict: dict, fingerprint: str) -> None:
-        uri, source = tracking_uri()
+        uri, source = tracking_uri(self.workspace)
         self.state.update(uri=uri, source=source)
         try:
             import mlflow  # noqa: F401 - optional: tracking is off without it
@@ -161,8 +168,8 @@ class Tracker:
         if experiment:
             experiment_id = experiment.experiment_id
         else:  # the local store keeps artifacts beside its database, not in the working folder
-            local = uri == local_store_uri()
-            where = (local_store() / "artifacts").as_uri() if local else None
+            local = uri == local_store_uri(self.workspace)
+            where = (local_store(self.workspace) / "artifacts").as_uri() if local else None
             experiment_id = self.client.create_experiment(EXPERIMENT, artifact_location=where)
         tags = {"data_fingerprint": fingerprint or "n/a", "studio.run_dir": str(self.run_dir)}
         run = self.client.create_run(experiment_id, run_name=self.run_dir.name, tags=tags)

@@ -86,12 +86,16 @@ def lineage_figure(graph, selected: str | None = None) -> go.Figure:
                 marker=dict(color=colour, size=[22 if n == selected else 14 for n in members]),
                 hovertext=[graph.nodes[n].path for n in members],
                 hoverinfo="text",
+                # A click selects one point; Plotly's default fades every other node and label
+                # to near-invisible, which hides the graph the user is reading.
+                unselected=dict(marker=dict(opacity=0.6), textfont=dict(color="#555")),
+                cliponaxis=False,  # the first and last labels stick out past the plot area
             )
         )
     height = 140 + 70 * max((1 - y for _, y in xy.values()), default=1)
     fig.update_layout(
         height=min(height, 900),
-        margin=dict(l=10, r=10, t=30, b=10),
+        margin=dict(l=60, r=60, t=30, b=10),
         xaxis=dict(visible=False),
         yaxis=dict(visible=False),
         legend=dict(orientation="h", y=1.1),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import pandas as pd
 import pytest
@@ -14,16 +13,7 @@ from core.newdata import check_new_data, main
 from core.newdata_job import as_record, checks, latest_check, read_report, start_check
 from core.predict_job import read_progress
 from tests.core.test_newdata import batch, run_dir  # noqa: F401 - the shared fixtures
-
-
-def wait_done(job, timeout: float = 180) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        progress = read_progress(job)
-        if progress["state"] in ("done", "failed"):
-            return progress
-        time.sleep(0.3)
-    raise AssertionError(f"check not finished in {timeout} s: {read_progress(job)}")
+from tests.core.test_predict_job import wait_done
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tests.conftest import write_reviews
 from tests.core.test_predict import lora_run  # noqa: F401 - the shared run fixture
 
 
-def wait_done(job, timeout: float = 120) -> dict:
+def wait_done(job, timeout: float = 180) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         progress = read_progress(job)

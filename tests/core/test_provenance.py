@@ -124,3 +124,29 @@ def test_a_run_on_a_file_outside_the_uploads_hangs_below_that_file(studio, tmp_p
     assert (f"source:{outside}", f"run:{run_dir}") in graph.edges
     assert [r["run"] for r in runs_using(str(outside), graph)] == [run_dir.name]
     assert origin_of(run_dir, graph)["source"] == str(outside)
+
+
+def test_a_signed_in_user_s_graph_holds_their_own_uploads_and_runs_only(data_root):
+    uploads = {}
+    for user in ("ana", "ben"):
+        runs.set_workspace(user)
+        try:
+            home = runs.workspace_root()
+            uploads[user] = store_upload(f"text,label\n{user},x\n".encode(), f"{user}.csv", home)
+            # An upload no run has used yet: only the workspace's uploads folder shows it.
+            uploads[f"{user}-new"] = store_upload(
+                f"text,label\n{user}!,y\n".encode(), "new.csv", home
+            )
+            runs.create_run(
+                RunConfig(name=f"{user}-run").replace(data={"path": str(uploads[user])})
+            )
+        finally:
+            runs.set_workspace(None)
+    runs.set_workspace("ana")
+    try:
+        paths = {node.path for node in build_graph().nodes.values()}
+    finally:
+        runs.set_workspace(None)
+    assert {str(uploads["ana"]), str(uploads["ana-new"])} <= paths
+    assert not {str(uploads["ben"]), str(uploads["ben-new"])} & paths
+    assert not any(Path(p).name.startswith("ben") for p in paths)

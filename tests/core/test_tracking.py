@@ -158,3 +158,28 @@ def test_real_mlflow_server_on_a_loopback_port(run_dir, tmp_path, monkeypatch):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_each_signed_in_user_has_their_own_tracking_setting_and_local_store(data_root, monkeypatch):
+    """One user cannot send another's runs (params, card, adapter) to a server of their choice."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    runs.set_workspace("ana")
+    try:
+        save_uri("http://ana-mlflow:5000")
+        ana_run = runs.create_run(RunConfig(name="ana-run"))
+        runs.set_workspace("ben")
+        ben_uri, source = tracking_uri()
+        ben_run = runs.create_run(RunConfig(name="ben-run"))
+    finally:
+        runs.set_workspace(None)
+    ben_home = data_root / "users" / runs.user_folder("ben")
+    assert source == "the local store (default)" and str(ben_home / "mlflow") in ben_uri
+    # The trainer serves no session: it finds the run's own user from the run's folder.
+    assert tracking_uri(runs.workspace_of(ana_run)) == (
+        "http://ana-mlflow:5000",
+        "the Runs page setting",
+    )
+    assert tracking_uri(runs.workspace_of(ben_run))[0] == ben_uri
+    assert runs.workspace_of(ana_run / "trials" / "trial-0") == runs.workspace_of(ana_run)
+    # A single-user install keeps everything in the data root, as before.
+    assert tracking_uri()[0] == f"sqlite:///{data_root / 'mlflow' / 'mlflow.db'}"

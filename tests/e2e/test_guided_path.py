@@ -14,19 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import ARTIFACTS, settle
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-
-
-def _settle(page) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running…' indicator)."""
-    page.wait_for_selector("[data-testid='stApp']")
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
 
 
 def _shot(page, name: str) -> None:
@@ -42,27 +32,27 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
     started = time.time()
     page = browser.new_page(viewport={"width": 1280, "height": 2000}, accept_downloads=True)
     page.goto(app_url)
-    _settle(page)
+    settle(page)
     page.get_by_text("CPU cores").wait_for()
     _shot(page, "01-home")
     page.get_by_role("button", name="Start").click()
 
     page.get_by_text("Ready: all-MiniLM-L6-v2").wait_for(timeout=30_000)
-    _settle(page)
+    settle(page)
     _shot(page, "02-model")
     page.get_by_role("button", name="Next: your data").click()
 
     page.get_by_role("button", name="Use the sample data").click()
     page.get_by_text("2,483 rows").wait_for(timeout=30_000)
     page.get_by_text("Verdict: needs fixing").wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     _shot(page, "03-data")
     # Fix in a click: the sample's labels are spelled several ways (" Positive", "NEGATIVE").
     page.get_by_role("button", name="Spell labels one way in 3 rows").click()
     page.get_by_text("Cleaned from sample_reviews.csv with: normalize labels").wait_for(
         timeout=60_000
     )
-    _settle(page)
+    settle(page)
     _shot(page, "03b-data-fixed")
     page.get_by_role("button", name="Next: train").click()
 
@@ -71,7 +61,7 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
     budget = page.get_by_label("Time budget for Auto (minutes)", exact=True)
     budget.fill("1.5")
     budget.press("Enter")
-    _settle(page)
+    settle(page)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r"Running · [\d.]+ of 1\.5 minutes · Auto: trial 1")).wait_for(
         timeout=90_000
@@ -86,7 +76,7 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
     assert page.get_by_text("Upload a data file").count() == 0  # it took over the job's choices
 
     page.get_by_role("button", name="Next: see the results").wait_for(timeout=480_000)
-    _settle(page)
+    settle(page)
     assert page.get_by_text(re.compile(r"Auto tried \d+ settings")).count() == 1  # and why
     _shot(page, "05-train-done")
     page.get_by_role("button", name="Next: see the results").click()
@@ -101,7 +91,7 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
     box.fill("Absolutely terrible. It broke after one day and support never answered.")
     box.press("Enter")
     page.get_by_text("Predicted label:").wait_for(timeout=60_000)
-    _settle(page)
+    settle(page)
     assert "negative" in page.get_by_text("Predicted label:").inner_text().lower()
     _shot(page, "06-results")
 

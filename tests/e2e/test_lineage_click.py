@@ -14,7 +14,7 @@ import pytest
 
 from core import runs
 from core.settings import RunConfig
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, settle
 
 pytestmark = [pytest.mark.browser]
 
@@ -61,20 +61,12 @@ def lineage(app_data_root):
     return {"version": f"version:{version.fingerprint}", **made}
 
 
-def _settle(page) -> None:
-    page.wait_for_selector("[data-testid='stApp']")
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
-
-
 def _click_node(page, node_id: str) -> None:
     point = page.evaluate(NODE_POINT, [node_id])
     assert point, f"node {node_id} is not in the drawn figure"
     page.mouse.click(point["x"], point["y"])
     page.wait_for_timeout(500)
-    _settle(page)
+    settle(page)
 
 
 def _selected(page, key: str) -> str:
@@ -100,7 +92,7 @@ def _shot(page, name: str) -> None:
 def test_a_click_on_a_graph_node_opens_its_answer(app_url, browser, lineage):
     page = browser.new_page(viewport={"width": 1280, "height": 2400})
     page.goto(f"{app_url}/runs")
-    _settle(page)
+    settle(page)
     page.get_by_text("Click a node (or pick it below)").wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
     page.locator(".st-key-lineage_data input").wait_for(timeout=30_000)
