@@ -367,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="cpu, cuda, or auto (the GPU if any)")
     args = parser.parse_args(argv)
     try:
+        if not (args.run / runs.CONFIG_FILE).is_file():  # a file, or a folder that is no run
+            raise PredictError(f"{args.run} is not a run folder (it has no {runs.CONFIG_FILE}).")
         task = (runs.read_eval(args.run) or {}).get("task", "classification")
         if task == "classification":
             report = check_new_data(args.run, args.data, args.text, args.label,

@@ -141,6 +141,9 @@ def test_a_generative_run_gets_loss_and_perplexity_in_either_column_layout(tmp_p
     assert other["new"] == report["new"] and report["validation"]["eval_loss"] == 2.0
     ratio = report["new"]["perplexity"] / validation["perplexity"]
     assert f"{ratio:.1f}" in report["verdict"] or f"{ratio:.2f}" in report["verdict"]
+    from core.newdata import main  # the terminal's check takes the generative path too
+
+    assert main([str(run), "--data", str(tmp_path / "plain.csv"), "--device", "cpu"]) == 0
 
 
 def test_text_verdict_follows_the_perplexity_ratio():

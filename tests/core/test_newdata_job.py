@@ -85,6 +85,8 @@ def test_the_command_line_prints_the_verdict_and_exits_2_on_bad_input(
     assert "error:" in capsys.readouterr().err
     assert main([str(run_dir), "--data", str(batch), "--no-embed", "--device", "bogus"]) == 2
     assert "--device bogus: not a device" in capsys.readouterr().err  # not a torch traceback
+    assert main([str(batch), "--data", str(batch)]) == 2  # a file given as the run
+    assert "is not a run folder" in capsys.readouterr().err
 
 
 def test_the_report_record_is_plain_json(run_dir, batch):  # noqa: F811
