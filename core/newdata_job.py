@@ -7,7 +7,8 @@ A check is a job folder as core.predict_job's are (job.json, progress.json, job.
 polled and failed the same way, by the same functions), and when done, report.json: the report
 of core.newdata (check_new_data, or check_new_text_data for a generative run) as JSON. The
 folder's name is a hash of the batch's bytes and the options, so checking the same batch again
-reopens its report instead of scoring it twice; the page shows the run's latest check. The
+reopens its report instead of scoring it twice, and two sessions starting the same check at once
+get one job (an flock around the look and the start); the page shows the run's latest check. The
 folder lives inside the run, so whoever may open the run (its owner, or an admin) sees its checks
 and nobody else does.
 """

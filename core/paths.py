@@ -12,7 +12,8 @@ allowed roots:
 An opened config may also name files the app itself made (uploads, dataset versions, Hub downloads,
 the sample data, the embedded model); with sign-in, only the uploads and versions in the user's
 own workspace (core/runs.py workspace_root), so another user's upload hash is refused. An admin
-may open every user's uploads and versions (workspace_folders, others_data). Symlinks are resolved
+may open every user's uploads and versions (workspace_folders, others_data), on the Data page and
+in an opened config (confine_config's every_user). Symlinks are resolved
 before the check, and a refused path gets the same message whether it exists or not, so the answer
 reveals nothing about the server.
 """
