@@ -123,10 +123,13 @@ def energy_record(
     why_estimated: list[str],
     pre_run: dict | None = None,
     from_step: int = 0,
+    steps: tuple[int, int] | None = None,
 ) -> dict:
     """What energy.json holds: measured figures, or an estimate labelled with its method, beside
     the pre-run estimate (`pre_run`) and how far off that was; `from_step` > 0: a resumed run,
-    whose counters saw only the steps from there (so it is not compared with the whole run)."""
+    whose counters saw only the steps from there (so it is not compared with the whole run).
+    `steps` (run, planned): a run that ended early (stopped, early stopping, pruned) is compared
+    with the estimate for the steps it ran, not with the whole run's."""
     seconds = max(reading["seconds"], 1e-9)
     estimate_j = assumed_w * seconds
     if reading["joules"] is not None:
@@ -155,7 +158,7 @@ def energy_record(
         record[ESTIMATE_KEY] = pre_run
         record["from_step"] = from_step
         if from_step == 0:
-            record["vs_estimate"] = against_estimate(joules, seconds, pre_run)
+            record["vs_estimate"] = against_estimate(joules, seconds, pre_run, steps)
     return record
 
 
@@ -188,13 +191,21 @@ def combined_record(records: list[dict], what: str) -> dict:
     }
 
 
-def against_estimate(joules: float, seconds: float, pre_run: dict) -> dict | None:
+def against_estimate(
+    joules: float, seconds: float, pre_run: dict, steps: tuple[int, int] | None = None
+) -> dict | None:
     """This run's energy and training time against the pre-run estimate's training part (its
-    start-up seconds left out, as the counters leave them out): ratios and % off."""
+    start-up seconds left out, as the counters leave them out): ratios and % off. With `steps`
+    (run, planned) and fewer run than planned, the training part is scaled to the steps run."""
     if "seconds" not in pre_run or not pre_run.get("power_w"):
         return None
     startup = min(pre_run.get("startup_s", 0.0), pre_run["seconds"])
-    train_s = max(pre_run["seconds"] - startup, 1e-9)
+    basis = f"training only: the estimate less its {startup:.0f} s start-up"
+    share = 1.0
+    if steps and 0 < steps[0] < steps[1]:
+        share = steps[0] / steps[1]
+        basis += f", scaled to the {steps[0]} of {steps[1]} steps run (it ended early)"
+    train_s = max((pre_run["seconds"] - startup) * share, 1e-9)
     estimate_j = pre_run["power_w"] * train_s
     ratio = joules / estimate_j
     return {
@@ -205,7 +216,7 @@ def against_estimate(joules: float, seconds: float, pre_run: dict) -> dict | Non
         "estimate_s": train_s,
         "actual_s": seconds,
         "time_ratio": seconds / train_s,
-        "basis": f"training only: the estimate less its {startup:.0f} s start-up",
+        "basis": basis,
     }
 
 

@@ -43,6 +43,8 @@ class EnergyCallback(TrainerCallback):
         if not self.is_main or self.meter is None:
             return
         tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
+        # stopped, early-stopped or pruned: compared with the estimate for the steps it ran
+        steps = (getattr(state, "global_step", 0) or 0, getattr(state, "max_steps", 0) or 0)
         record = energy_record(
             self.meter.stop(),
             tokens,
@@ -50,6 +52,7 @@ class EnergyCallback(TrainerCallback):
             self.meter.unavailable,
             self.pre_run,
             self.from_step,
+            steps,
         )
         runs.write_json_atomic(self.run_dir / ENERGY_FILE, record)
 

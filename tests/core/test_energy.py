@@ -112,6 +112,23 @@ def test_a_resumed_run_is_not_compared_with_the_whole_runs_estimate(tmp_path):
     assert "Resumed at step 40" in "\n".join(energy_lines(record))
 
 
+def test_a_run_stopped_early_is_compared_with_the_estimate_for_the_steps_it_ran(tmp_path):
+    """Stopped by the user (or early stopping, or the search's pruner) at step 25 of 100: set
+    against the whole run's estimate it would read as 75% under, which says nothing about the
+    estimate. The estimate's training part is scaled to the share of steps run."""
+    meter = EnergyMeter(rapl_root=tmp_path / "missing", use_nvml=False)
+    meter.start()
+    reading = dict(meter.stop(), seconds=7.5)  # a quarter of the estimated 30 s of training
+    record = energy_record(reading, 250, 20.0, [], pre_run=PRE_RUN, steps=(25, 100))
+    versus = record["vs_estimate"]
+    assert versus["estimate_s"] == pytest.approx(7.5) and versus["ratio"] == pytest.approx(1.0)
+    assert "25 of 100 steps" in versus["basis"]
+    assert "25 of 100 steps" in "\n".join(energy_lines(record))
+    whole = energy_record(dict(reading, seconds=30.0), 1000, 20.0, [], PRE_RUN, steps=(100, 100))
+    assert whole["vs_estimate"]["ratio"] == pytest.approx(1.0)
+    assert "steps" not in whole["vs_estimate"]["basis"]
+
+
 def test_the_pre_run_estimate_is_recorded_once_and_kept_on_resume(data_root, reviews_csv):
     from core import runs
     from core.energy import read_energy, record_pre_run_estimate
@@ -167,6 +184,11 @@ def test_the_energy_callback_writes_the_estimate_and_the_comparison(data_root, r
     record = read_energy(run_dir)
     assert record["method"] == "estimated" and record["tokens"] == 50
     assert record["vs_estimate"]["time_ratio"] == pytest.approx(record["vs_estimate"]["ratio"])
+    stopped = EnergyCallback(runs.create_run(runs.read_config(run_dir)), True, meter)
+    stopped.on_train_begin(None, SimpleNamespace(global_step=0), None)
+    ended = SimpleNamespace(num_input_tokens_seen=5, global_step=3, max_steps=12)
+    stopped.on_train_end(None, ended, None)  # the user stopped it at step 3 of 12
+    assert "3 of 12 steps" in read_energy(stopped.run_dir)["vs_estimate"]["basis"]
 
 
 def test_a_search_s_energy_is_its_runs_summed_and_measured_only_if_all_were():
