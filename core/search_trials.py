@@ -71,15 +71,27 @@ def search_data(config: RunConfig, parent: Path) -> tuple[RunConfig, bool]:
     return config.replace(data=data), True
 
 
-def trial_config(base: RunConfig, params: dict, number: int, steps: int) -> RunConfig:
-    """The base config with one trial's settings (steps and evaluations fixed for all trials)."""
-    evaluations = max(2, min(6, steps // 20))
+def evaluation_every(steps: int) -> int:
+    """Steps between evaluations for a trial of `steps`: 2 to 6 evaluations, one per ~20 steps."""
+    return max(1, steps // max(2, min(6, steps // 20)))
+
+
+def trial_config(
+    base: RunConfig, params: dict, number: int, steps: int, eval_every: int | None = None
+) -> RunConfig:
+    """The base config with one trial's settings.
+
+    `eval_every`: the search's one evaluation cadence, so that the pruner's k-th report is the
+    same number of optimizer steps in every trial, also in one shortened to fit the time left
+    (with a cadence per trial, a shortened trial's first evaluation came at 29 steps and was
+    pruned against the first trial's at 52). Default: `evaluation_every(steps)`.
+    """
     return base.replace(
         training={
             "learning_rate": float(params["learning_rate"]),
             "per_device_train_batch_size": int(params["batch_size"]),
             "max_steps": steps,
-            "eval_steps": max(1, steps // evaluations),
+            "eval_steps": min(steps, eval_every or evaluation_every(steps)),
             "early_stopping_patience": 0,  # ASHA decides; the best checkpoint is still kept
         },
         lora={"r": int(params["lora_r"]), "alpha": 2 * int(params["lora_r"])},
@@ -171,9 +183,11 @@ def search_loop(parent: Path, stop, say) -> None:
     share = 1 - FINAL_SHARE if subsampled else 1.0
     deadline = search["started"] + search["budget_s"] * share
     steps = trial_steps(trial_base, search["budget_s"] * share)
+    eval_every = evaluation_every(steps)  # one cadence for every trial (see trial_config)
     search.update(
         subsampled=subsampled,
         trial_steps=steps,
+        eval_every=eval_every,
         search_deadline=deadline,
         metric=objective_name(base),
     )
@@ -193,7 +207,7 @@ def search_loop(parent: Path, stop, say) -> None:
         begun = time.time()
         outcome = run_trial(
             trial,
-            trial_config(trial_base, trial.params, trial.number, steps),
+            trial_config(trial_base, trial.params, trial.number, steps, eval_every),
             parent,
             record,
             deadline,

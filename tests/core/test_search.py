@@ -61,6 +61,16 @@ def test_a_trial_config_carries_its_settings_and_a_fixed_length():
     assert config.training.eval_steps == 20 and config.training.early_stopping_patience == 0
 
 
+def test_a_shortened_trial_evaluates_at_the_same_steps_as_the_others():
+    """The pruner compares k-th evaluations: they must be the same training length in all trials."""
+    params = {"learning_rate": 1e-3, "lora_r": 8, "batch_size": 16}
+    first = trial_config(RunConfig(), params, number=0, steps=310, eval_every=51)
+    shortened = trial_config(RunConfig(), params, number=1, steps=172, eval_every=51)
+    assert first.training.eval_steps == shortened.training.eval_steps == 51
+    # Without a search cadence each trial's own: 172 steps would evaluate every 28.
+    assert trial_config(RunConfig(), params, number=1, steps=172).training.eval_steps == 28
+
+
 def test_a_budget_too_small_for_one_trial_says_the_smallest_that_works(reviews_csv):
     config = _config(reviews_csv).replace(training={"max_steps": 150})
     smallest = minimum_budget_s(config) / 60
@@ -145,6 +155,9 @@ def test_a_short_search_trains_trials_as_runs_and_promotes_the_best(
     assert search["metric"] == "validation macro-F1"
     assert winner["value"] == pytest.approx(runs.read_eval(winner["run_dir"])["macro_f1"])
     assert all(t["steps_run"] > 0 and t["startup_s"] > 0 for t in search["trials"])
+    for trial in search["trials"]:  # one evaluation cadence, so the pruner compares like with like
+        config = runs.read_config(Path(trial["run_dir"]))
+        assert config.training.eval_steps == min(trial["steps"], search["eval_every"])
     # The search's energy is its trials' together (estimated here: no counter on this machine).
     from core.energy import read_energy
 
