@@ -143,6 +143,8 @@ def fit(args: argparse.Namespace) -> int:
         plan = f"up to {args.budget_minutes:g} minutes of trials; the first is Balanced: {plan}"
     print(f"{config.name}: {plan}; run directory {run_dir}", flush=True)
     if config.name == "auto":
+        say_if_budget_short(config, args.budget_minutes)
+    if config.name == "auto":
         from core.search_run import run_search
 
         create_search(run_dir, args.budget_minutes)
@@ -150,6 +152,20 @@ def fit(args: argparse.Namespace) -> int:
     else:
         status = follow(jobs.start_job(config, run_dir=run_dir))
     return report(run_dir, status)
+
+
+def say_if_budget_short(config: RunConfig, budget_minutes: float) -> None:
+    """A note when the budget is short of what Auto needs for its whole plan on this data."""
+    from core.search import suggested_budget_s
+
+    needed = suggested_budget_s(config) / 60
+    if budget_minutes < needed:
+        print(
+            f"note: Auto needs about {needed:.0f} minutes here for its whole plan on this data; "
+            f"with {budget_minutes:g} the winner trains for fewer steps (--budget-minutes "
+            f"{needed:.0f} for the whole plan)",
+            flush=True,
+        )
 
 
 def report(run_dir: Path, status: dict) -> int:

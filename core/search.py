@@ -121,6 +121,16 @@ def minimum_budget_s(config: RunConfig, hardware=None) -> float:
     return startup + MIN_TRIAL_STEPS * per_step * 1.25
 
 
+def suggested_budget_s(config: RunConfig, hardware=None) -> float:
+    """About what Auto needs to reach its plan on this data: one short trial, then the Balanced
+    plan's steps (what `config`, resolved for Auto, holds) on all rows. A smaller budget still
+    finishes, with its winner trained for fewer steps: on 77 labels and 8,000 rows the 5-minute
+    default gave the winner about a quarter of the plan (BENCHMARKS.md, quality)."""
+    per_step, startup = seconds_per_step(config, hardware)
+    full = startup + max(1, config.training.max_steps) * per_step * 1.25
+    return full + minimum_budget_s(config, hardware)
+
+
 def trial_steps(config: RunConfig, budget_s: float, hardware=None) -> int:
     """Optimizer steps per trial: the Balanced plan, shortened so MIN_TRIALS fit the budget."""
     per_step, startup = seconds_per_step(config, hardware)

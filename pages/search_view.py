@@ -5,29 +5,36 @@ Not a page itself (app.py lists the pages explicitly).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import streamlit as st
 
 from core import jobs, runs
 from core.plots.trials import trials_figure
-from core.search import SearchSpace, minimum_budget_s, read_search
+from core.search import SearchSpace, minimum_budget_s, read_search, suggested_budget_s
 from pages.common import hardware, is_expert
 
 DEFAULT_BUDGET_MINUTES = 5.0
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _smallest_budget_minutes(config_yaml: str) -> float:
+def _budget_minutes(config_yaml: str) -> tuple[float, float]:
+    """(smallest budget that finishes one trial, budget Auto needs for its plan), in minutes;
+    (0, 0) when the data cannot be read."""
     import yaml
 
     from core.data.load import DataError
     from core.settings import RunConfig
 
     try:
-        return minimum_budget_s(RunConfig.from_dict(yaml.safe_load(config_yaml)), hardware()) / 60
+        config = RunConfig.from_dict(yaml.safe_load(config_yaml))
+        return (
+            minimum_budget_s(config, hardware()) / 60,
+            suggested_budget_s(config, hardware()) / 60,
+        )
     except (DataError, KeyError, ValueError):
-        return 0.0
+        return 0.0, 0.0
 
 
 def budget_input(config) -> tuple[float, str]:
@@ -45,7 +52,9 @@ def budget_input(config) -> tuple[float, str]:
         "would not finish in time; the best adapter is the result.",
     )
     st.session_state["auto_budget_minutes"] = budget
-    smallest = _smallest_budget_minutes(yaml.safe_dump(config.to_dict())) if config.data.path else 0
+    smallest, needed = (
+        _budget_minutes(yaml.safe_dump(config.to_dict())) if config.data.path else (0.0, 0.0)
+    )
     if smallest and budget < smallest:
         return budget, (
             f"A budget of {budget:g} minutes is too small to finish one trial here: the smallest "
@@ -57,6 +66,19 @@ def budget_input(config) -> tuple[float, str]:
             f"{smallest:.1f} minutes here, so about {max(1, int(budget / smallest))} settings "
             "fit (weaker ones are stopped early, leaving room for more)."
         )
+    if needed and budget < needed:
+        suggest = float(math.ceil(needed))
+        st.info(
+            f"For this data Auto needs about {needed:.0f} minutes here to train its best settings "
+            f"for the whole plan ({config.training.max_steps:,} steps on all rows). With "
+            f"{budget:g} minutes the winner trains for fewer steps, and the result may be weaker "
+            "than a longer run (or than the plain alternatives: see the Results page).",
+            icon=":material/schedule:",
+        )
+        unit = "minute" if suggest == 1 else "minutes"
+        if st.button(f"Use {suggest:g} {unit}", key="auto_budget_suggested"):
+            st.session_state["auto_budget_minutes"] = suggest
+            st.rerun()
     return budget, ""
 
 

@@ -196,3 +196,29 @@ def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_w
     assert table["score"].tolist() == [0.91, 0.4]
     chart = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert chart["layout"]["yaxis"]["title"]["text"] == "validation macro-F1"
+
+
+def test_a_budget_short_of_autos_plan_says_so_and_offers_the_budget_it_needs(app, reviews_csv):
+    import math
+
+    from core.hardware import detect_hardware
+    from core.search import minimum_budget_s, suggested_budget_s
+
+    app.session_state["config"] = app.session_state["config"].replace(
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"}
+    )
+    app.session_state["preset"] = "Auto"
+    go(app, "pages/train.py")
+    config = app.session_state["config"]  # resolved for Auto: the Balanced plan
+    smallest = minimum_budget_s(config, detect_hardware()) / 60
+    needed = suggested_budget_s(config, detect_hardware()) / 60
+    assert needed > smallest
+    budget = [w for w in app.number_input if w.label.startswith("Time budget")][0]
+    budget.set_value(round((smallest + needed) / 2, 3)).run()  # one trial fits, the plan does not
+    assert "the winner trains for fewer steps" in texts(app.info)
+    assert not button(app, "Start training").disabled
+    suggested = math.ceil(needed)
+    button(app, f"Use {suggested:g} minute{'s' if suggested != 1 else ''}").click().run()
+    budget = [w for w in app.number_input if w.label.startswith("Time budget")][0]
+    assert budget.value == suggested
+    assert "the winner trains for fewer steps" not in texts(app.info)

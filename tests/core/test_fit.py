@@ -65,3 +65,15 @@ def test_quick_writes_the_run_directory_the_results_page_reads(
     assert config.training.max_steps >= 150 and config.data.label_column == "label"
     assert (out / runs.ADAPTER_DIR).is_dir() and runs.read_metrics(out)
     assert runs.read_status(out)["state"] == "completed"
+
+
+def test_a_budget_short_of_autos_plan_is_said_with_the_budget_it_needs(reviews_csv, capsys):
+    from core.fit import build_config, say_if_budget_short
+    from core.search import suggested_budget_s
+
+    config, _ = build_config(parse_args(["--data", str(reviews_csv), "--preset", "auto"]))
+    needed = suggested_budget_s(config) / 60
+    say_if_budget_short(config, needed / 2)
+    assert f"Auto needs about {needed:.0f} minutes here" in capsys.readouterr().out
+    say_if_budget_short(config, needed + 1)
+    assert capsys.readouterr().out == ""

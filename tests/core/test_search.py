@@ -205,3 +205,15 @@ def test_the_winner_is_timed_by_its_steps_without_its_start_up(reviews_csv):
     # Nothing measured (an old search.json): the estimator's figures, never a division by zero.
     per_step, startup = measured_speed({"duration_s": 30.0}, _config(reviews_csv))
     assert per_step > 0 and startup >= 0
+
+
+def test_the_budget_auto_needs_covers_its_whole_plan_and_one_trial(reviews_csv):
+    from core.presets import resolve_preset
+    from core.search import seconds_per_step, suggested_budget_s
+
+    config, _ = resolve_preset(_config(reviews_csv), "Auto")
+    per_step, startup = seconds_per_step(config)
+    needed = suggested_budget_s(config)
+    assert needed >= startup + config.training.max_steps * per_step + minimum_budget_s(config)
+    longer, _ = resolve_preset(_config(reviews_csv).replace(training={"max_steps": 0}), "Thorough")
+    assert suggested_budget_s(longer) > needed  # more steps in the plan: more time asked for
