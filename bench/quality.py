@@ -258,6 +258,7 @@ def main() -> None:
                     "train_rows": len(train) if path in APP_PATHS else len(train) + len(val),
                     "test_rows": len(test),
                     "date": time.strftime("%Y-%m-%d %H:%M"),
+                    "commit": app_commit(),
                     **result,
                 }
                 print(json.dumps(record), flush=True)
@@ -265,6 +266,14 @@ def main() -> None:
                     log.write(json.dumps(record) + "\n")
                 records.append(record)
     print(summary_table(records))
+
+
+def app_commit() -> str:
+    """The app's git commit now (a long benchmark may span commits: each record says which)."""
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
 
 
 def summary_table(records: list[dict]) -> str:
