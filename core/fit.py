@@ -12,6 +12,7 @@ validation metric and that directory. Without --text/--label it takes the Data p
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -160,10 +161,11 @@ def say_if_budget_short(config: RunConfig, budget_minutes: float) -> None:
 
     needed = suggested_budget_s(config) / 60
     if budget_minutes < needed:
+        minutes = math.ceil(needed)  # the same rounding as the Train page's button
         print(
-            f"note: Auto needs about {needed:.0f} minutes here for its whole plan on this data; "
+            f"note: Auto needs about {minutes} minutes here for its whole plan on this data; "
             f"with {budget_minutes:g} the winner trains for fewer steps (--budget-minutes "
-            f"{needed:.0f} for the whole plan)",
+            f"{minutes} for the whole plan)",
             flush=True,
         )
 

@@ -69,7 +69,7 @@ def budget_input(config) -> tuple[float, str]:
     if needed and budget < needed:
         suggest = float(math.ceil(needed))
         st.info(
-            f"For this data Auto needs about {needed:.0f} minutes here to train its best settings "
+            f"For this data Auto needs about {suggest:g} minutes here to train its best settings "
             f"for the whole plan ({config.training.max_steps:,} steps on all rows). With "
             f"{budget:g} minutes the winner trains for fewer steps, and the result may be weaker "
             "than a longer run (or than the plain alternatives: see the Results page).",

@@ -1,5 +1,7 @@
 """python -m core.fit: the wizard's path in one line, and its messages for bad input."""
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -74,6 +76,6 @@ def test_a_budget_short_of_autos_plan_is_said_with_the_budget_it_needs(reviews_c
     config, _ = build_config(parse_args(["--data", str(reviews_csv), "--preset", "auto"]))
     needed = suggested_budget_s(config) / 60
     say_if_budget_short(config, needed / 2)
-    assert f"Auto needs about {needed:.0f} minutes here" in capsys.readouterr().out
+    assert f"Auto needs about {math.ceil(needed)} minutes here" in capsys.readouterr().out
     say_if_budget_short(config, needed + 1)
     assert capsys.readouterr().out == ""
