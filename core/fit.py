@@ -144,10 +144,9 @@ def fit(args: argparse.Namespace) -> int:
         plan = f"up to {args.budget_minutes:g} minutes of trials; the first is Balanced: {plan}"
     print(f"{config.name}: {plan}; run directory {run_dir}", flush=True)
     if config.name == "auto":
-        say_if_budget_short(config, args.budget_minutes)
-    if config.name == "auto":
         from core.search_run import run_search
 
+        say_if_budget_short(config, args.budget_minutes)
         create_search(run_dir, args.budget_minutes)
         status = run_search(run_dir)
     else:

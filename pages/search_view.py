@@ -71,8 +71,8 @@ def budget_input(config) -> tuple[float, str]:
         st.info(
             f"For this data Auto needs about {suggest:g} minutes here to train its best settings "
             f"for the whole plan ({config.training.max_steps:,} steps on all rows). With "
-            f"{budget:g} minutes the winner trains for fewer steps, and the result may be weaker "
-            "than a longer run (or than the plain alternatives: see the Results page).",
+            f"{budget:g} minutes the winner trains for fewer steps, and the result may be clearly "
+            "weaker than a longer run's (many labels need many steps).",
             icon=":material/schedule:",
         )
         unit = "minute" if suggest == 1 else "minutes"
