@@ -12,7 +12,7 @@ from core import runs
 from core.newdata_job import latest_check
 from core.predict_job import read_progress
 from tests.app.conftest import button, texts
-from tests.app.test_results_use import classifier_run, open_results
+from tests.app.test_results_use import classifier_run, generative_run, open_results
 from tests.conftest import write_reviews
 
 
@@ -74,14 +74,7 @@ def test_a_batch_without_labels_gets_a_message_not_a_traceback(app, data_root, t
 
 
 def test_a_generative_run_shows_loss_and_perplexity_on_the_new_batch(app, data_root, tmp_path):
-    import json
-
-    from tests.core.test_merge import make_run, tiny_base
-
-    base = tmp_path / "tiny-lm"
-    run_dir = make_run(tmp_path, str(base), base, "causal_lm", tiny_base(base, "causal_lm"))
-    evaluation = {"task": "causal_lm", "eval_loss": 2.0, "perplexity": 7.4, "n_validation": 5}
-    (run_dir / runs.EVAL_FILE).write_text(json.dumps(evaluation))
+    run_dir = generative_run(tmp_path, "tiny-lm")
     open_results(app, run_dir)
     table = pd.read_csv(write_reviews(tmp_path / "b.csv", rows=12))[["text"]]
     data = table.rename(columns={"text": "content"}).to_csv(index=False).encode()

@@ -27,6 +27,15 @@ def classifier_run(tmp_path):
     return run_dir
 
 
+def generative_run(tmp_path, name: str = "tiny-causal"):
+    """A finished run of a tiny causal LM with a real (random) LoRA and an eval.json."""
+    base = tmp_path / name
+    run_dir = make_run(tmp_path, str(base), base, "causal_lm", tiny_base(base, "causal_lm"))
+    evaluation = {"task": "causal_lm", "eval_loss": 2.0, "perplexity": 7.4, "n_validation": 5}
+    (run_dir / runs.EVAL_FILE).write_text(json.dumps(evaluation))
+    return run_dir
+
+
 def open_results(app, run_dir):
     app.session_state["run_dir"] = str(run_dir)
     return go(app, "pages/results.py")
@@ -74,10 +83,7 @@ def test_a_run_with_a_partial_adapter_says_so_with_its_state(app, data_root, tmp
 def test_the_playground_shows_the_base_and_the_tuned_answer_side_by_side(app, data_root, tmp_path):
     from core.playground import Decoding, side_by_side
 
-    base = tmp_path / "tiny-causal"
-    run_dir = make_run(tmp_path, str(base), base, "causal_lm", tiny_base(base, "causal_lm"))
-    evaluation = {"task": "causal_lm", "eval_loss": 2.0, "perplexity": 7.4, "n_validation": 5}
-    (run_dir / runs.EVAL_FILE).write_text(json.dumps(evaluation))
+    run_dir = generative_run(tmp_path)
     open_results(app, run_dir)
     assert button(app, "Compare").disabled
     app.text_area(key="playground-prompt").input("great product").run()
