@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import json
 import os
 import random
@@ -80,14 +79,10 @@ def train_once(data: Path, seed: int, variant: str, work: Path, epochs: float = 
     """`epochs` passes of the app's path in this variant; validation accuracy and loss."""
     import numpy as np
     import torch
-    from transformers import set_seed
 
-    from core.models import resolve_model_path
+    from bench.throughput_paths import app_trainer
     from core.settings import RunConfig
     from core.train.classification import predict_logits
-    from core.train.recipe import build_training_args
-    from core.train.tasks import prepare_task
-    from core.train.trainer import StudioTrainer
 
     config = RunConfig().replace(
         data={"path": str(data), "validation_fraction": VAL_ROWS / (TRAIN_ROWS + VAL_ROWS)},
@@ -98,19 +93,7 @@ def train_once(data: Path, seed: int, variant: str, work: Path, epochs: float = 
             "group_by_length": variant != "random_batches",
         },
     )
-    set_seed(seed)
-    prepared = prepare_task(config, resolve_model_path(config.model.name_or_path))
-    run_dir = Path(tempfile.mkdtemp(dir=work))
-    args = build_training_args(config, run_dir, n_train=prepared.n_train)
-    args = dataclasses.replace(
-        args, eval_strategy="no", save_strategy="no", load_best_model_at_end=False
-    )
-    trainer = StudioTrainer(
-        model=prepared.model,
-        args=args,
-        train_dataset=prepared.datasets["train"],
-        data_collator=prepared.collator,
-    )
+    prepared, trainer = app_trainer(config, Path(tempfile.mkdtemp(dir=work)))
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start

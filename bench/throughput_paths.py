@@ -117,19 +117,15 @@ def baseline_path(kind: str, config: RunConfig, steps: int, work: Path, referenc
     return model, trainer
 
 
-def app_path(config: RunConfig, steps: int, work: Path, reference=None, bf16=False):
-    """(b) the functions `python -m core.train` calls, timing with evaluation/saving off."""
-    from core.train.callbacks import StopRequest, StudioCallback
+def app_trainer(config: RunConfig, run_dir: Path, callbacks=None):
+    """(prepared task, trainer) as `python -m core.train` builds them, with evaluation and
+    saving off: what every bench that times or scores the app's own path starts from."""
     from core.train.recipe import build_training_args
     from core.train.tasks import prepare_task
     from core.train.trainer import StudioTrainer
 
-    changes = {"max_steps": steps, "precision": "bf16" if bf16 else "fp32"}
-    config = config.replace(training=changes)
     set_seed(config.training.seed)
     prepared = prepare_task(config, resolve_model_path(config.model.name_or_path))
-    run_dir = work / "app-run"
-    run_dir.mkdir(exist_ok=True)
     args = build_training_args(config, run_dir, n_train=prepared.n_train)
     args = dataclasses.replace(
         args, eval_strategy="no", save_strategy="no", load_best_model_at_end=False
@@ -140,8 +136,21 @@ def app_path(config: RunConfig, steps: int, work: Path, reference=None, bf16=Fal
         train_dataset=prepared.datasets["train"],
         data_collator=prepared.collator,
         processing_class=prepared.tokenizer,
-        callbacks=[StudioCallback(run_dir, StopRequest(), is_main=True)],
+        callbacks=callbacks,
     )
+    return prepared, trainer
+
+
+def app_path(config: RunConfig, steps: int, work: Path, reference=None, bf16=False):
+    """(b) the functions `python -m core.train` calls, timing with evaluation/saving off."""
+    from core.train.callbacks import StopRequest, StudioCallback
+
+    changes = {"max_steps": steps, "precision": "bf16" if bf16 else "fp32"}
+    config = config.replace(training=changes)
+    run_dir = work / "app-run"
+    run_dir.mkdir(exist_ok=True)
+    callbacks = [StudioCallback(run_dir, StopRequest(), is_main=True)]
+    prepared, trainer = app_trainer(config, run_dir, callbacks)
     return prepared.model, trainer
 
 
