@@ -155,6 +155,7 @@ def run_app(path: str, csv: Path, seed: int, args, work: Path, test: Path) -> di
         str(out),
         "--budget-minutes",
         str(args.budget_minutes),
+        *(f"--set={item}" for item in args.set),
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     result = json.loads((out / "eval.json").read_text()) if (out / "eval.json").exists() else {}
@@ -197,6 +198,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--setfit-iterations", type=int, default=20, help="SetFit's default: 20")
     parser.add_argument("--lr-c", type=float, default=1.0, help="logistic regression C")
     parser.add_argument("--max-rows", type=int, default=0, help="subsample each dataset (0: all)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="passed to core.fit for the app's paths (an ablation); the record's path names it",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "quality.jsonl"))
     parser.add_argument(
         "--summarize", action="store_true", help="only print the tables of what --out holds"
@@ -252,7 +260,8 @@ def main() -> None:
                     result = globals()[f"run_{path}"](given, test, seed, args)
                 record = {
                     "dataset": name,
-                    "path": path,
+                    "path": path
+                    + (f"[{','.join(args.set)}]" if args.set and path in APP_PATHS else ""),
                     "seed": seed,
                     "wall_s": round(time.time() - started, 1),
                     "train_rows": len(train) if path in APP_PATHS else len(train) + len(val),

@@ -44,23 +44,30 @@ def load_classifier(run_dir: Path) -> Classifier:
     Raises:
         FileNotFoundError: the run has no saved adapter yet.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
+
+    from core.train.heads import classifier_class
 
     adapter_dir, meta = adapter_meta(run_dir)
     labels = meta["labels"]
+    pooling = meta.get("pooling", "cls")  # runs saved before pooling was recorded read CLS
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
     if meta.get("method") == "full":
-        model = AutoModelForSequenceClassification.from_pretrained(str(adapter_dir))
+        model_class = classifier_class(AutoConfig.from_pretrained(str(adapter_dir)), pooling)
+        model = model_class.from_pretrained(str(adapter_dir))
     else:
         from peft import PeftModel
 
-        base = AutoModelForSequenceClassification.from_pretrained(
-            resolve_model_path(meta["base_model"]),
+        base_path = resolve_model_path(meta["base_model"])
+        model_class = classifier_class(AutoConfig.from_pretrained(base_path), pooling)
+        base = model_class.from_pretrained(
+            base_path,
             num_labels=len(labels),
             id2label=dict(enumerate(labels)),
             label2id={n: i for i, n in enumerate(labels)},
         )
         base.config.pad_token_id = tokenizer.pad_token_id
+        base.config.classifier_pooling = pooling
         model = PeftModel.from_pretrained(base, str(adapter_dir))
     model.eval()
     config = runs.read_config(run_dir)

@@ -65,20 +65,62 @@ def model_card(run_dir: Path) -> str:
             f"- Validation loss {evaluation['eval_loss']:.3f}, perplexity "
             f"{evaluation['perplexity']:.1f} on {evaluation['n_validation']} examples"
         )
-    lines += [
-        "",
-        "## Load it",
-        "```python",
-        f"from transformers import {auto_class}",
-        "from peft import PeftModel",
-        f"base = {auto_class}.from_pretrained(BASE_MODEL{extra})",
-        'model = PeftModel.from_pretrained(base, "adapter")',
-        "```",
-        "",
-        "Retrain exactly: `python -m core.train --config config.yaml`.",
-    ]
+    if saved_pooling(run_dir) == "mean":
+        load = (
+            "from peft import PeftModel\n"
+            f"base = {auto_class}.from_pretrained(BASE_MODEL{extra})\n"
+            'model = PeftModel.from_pretrained(base, "adapter").merge_and_unload().eval()\n'
+            'tokenizer = AutoTokenizer.from_pretrained("adapter")'
+        )
+        lines += ["", mean_pooling_snippet(load).rstrip()]
+    else:
+        lines += [
+            "",
+            "## Load it",
+            "```python",
+            f"from transformers import {auto_class}",
+            "from peft import PeftModel",
+            f"base = {auto_class}.from_pretrained(BASE_MODEL{extra})",
+            'model = PeftModel.from_pretrained(base, "adapter")',
+            "```",
+        ]
+    lines += ["", "Retrain exactly: `python -m core.train --config config.yaml`."]
     lines += card_markdown(read_card(run_dir))
     return "\n".join(lines) + "\n"
+
+
+def saved_pooling(run_dir: Path) -> str:
+    """How the run's saved classifier pools its tokens (adapter/labels.json; "cls" if unsaid)."""
+    try:
+        meta = json.loads((Path(run_dir) / runs.ADAPTER_DIR / "labels.json").read_text())
+    except (OSError, ValueError):
+        return "cls"
+    return meta.get("pooling", "cls")
+
+
+def mean_pooling_snippet(load: str, sequence_head: bool = False) -> str:
+    """The card's "Load it" section for a mean-pooling classifier: `load` (lines that define
+    `model` and `tokenizer`), then the mean of the kept token vectors through the head, since
+    the stock forward of `model` would read the first token and answer wrongly."""
+    head_input = "pooled[:, None, :]" if sequence_head else "pooled"
+    return (
+        "## Load it\n"
+        "This classifier reads the **mean of the token vectors** (how its sentence-transformers "
+        "base was trained), not the first token: `model(**inputs).logits` would read the first "
+        "token and answer wrongly. Read it this way:\n"
+        "```python\n"
+        "import torch\n"
+        "from transformers import AutoModelForSequenceClassification, AutoTokenizer\n"
+        f"{load}\n"
+        'inputs = tokenizer(["some text"], padding=True, truncation=True, return_tensors="pt")\n'
+        "with torch.no_grad():\n"
+        "    hidden = model.base_model(**inputs).last_hidden_state\n"
+        '    mask = inputs["attention_mask"].unsqueeze(-1).float()\n'
+        "    pooled = (hidden * mask).sum(1) / mask.sum(1)\n"
+        f"    logits = model.classifier({head_input})\n"
+        "print([model.config.id2label[i] for i in logits.argmax(-1).tolist()])\n"
+        "```\n"
+    )
 
 
 def public_model_name(name_or_path: str) -> str:

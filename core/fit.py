@@ -41,7 +41,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default="", help="run directory to write (must not exist)")
     parser.add_argument("--seed", type=int, default=42, help="training seed")
     parser.add_argument("--validation-fraction", type=float, default=0.2)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="change one setting after the preset (repeatable), e.g. --set model.pooling=cls",
+    )
     return parser.parse_args(argv)
+
+
+def setting_changes(items: list[str]) -> dict:
+    """--set items as config sections: ["training.seed=3"] → {"training": {"seed": 3}}.
+
+    Values are read as YAML (numbers, true/false, [lists]); the config checks them.
+
+    Raises:
+        ConfigError: an item is not SECTION.KEY=VALUE.
+    """
+    import yaml
+
+    changes: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not (sep and dot and section and name):
+            raise ConfigError(
+                f"--set {item!r} is not SECTION.KEY=VALUE; for example --set model.pooling=cls."
+            )
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            parsed = value
+        changes.setdefault(section, {})[name] = parsed
+    return changes
 
 
 def data_settings(table, text: str, label: str, task: str) -> tuple[str, dict]:
@@ -96,7 +129,7 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, str]:
     )
     preset = next(p for p in PRESET_NAMES if p.lower() == args.preset)
     config, plan = resolve_preset(config, preset)
-    return config.replace(name=preset.lower()), plan.describe()
+    return config.replace(name=preset.lower(), **setting_changes(args.set)), plan.describe()
 
 
 def new_run_dir(config: RunConfig, out: str) -> Path:

@@ -22,9 +22,16 @@ from pathlib import Path
 
 from core import runs
 from core.evaluate import adapter_meta
-from core.export import model_card, path_replacements, public_model_name, scrub
+from core.export import (
+    mean_pooling_snippet,
+    model_card,
+    path_replacements,
+    public_model_name,
+    scrub,
+)
 
 MERGED_DIR = "merged"
+FOLDER = "path/to/this/folder"  # how the merged card names the folder
 AUTO_CLASSES = {
     "classification": "AutoModelForSequenceClassification",
     "seq2seq": "AutoModelForSeq2SeqLM",
@@ -163,9 +170,10 @@ def export_merged(run_dir: Path, out_dir: Path | None = None, available_gb=None)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
-        model.save_pretrained(staging)  # safetensors by default
+        model.save_pretrained(staging, state_dict=saved_weights(model, meta))  # safetensors
         tokenizer.save_pretrained(staging)
-        (staging / "README.md").write_text(merged_card(run_dir, meta))
+        sequence_head = getattr(model, "head_reads_sequence", False)  # RoBERTa-like heads
+        (staging / "README.md").write_text(merged_card(run_dir, meta, sequence_head))
         scrub_folder(staging, path_replacements(run_dir, runs.read_config(run_dir)))
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -175,6 +183,15 @@ def export_merged(run_dir: Path, out_dir: Path | None = None, available_gb=None)
     return out_dir
 
 
+def saved_weights(model, meta: dict) -> dict | None:
+    """The merged weights to write (None: all of them). A mean-pooling classifier leaves out the
+    first-token pooler it never used, so a stock load that would read the first token reports
+    those weights as missing instead of answering wrongly in silence."""
+    if meta.get("pooling") != "mean":
+        return None
+    return {k: v for k, v in model.state_dict().items() if ".pooler." not in k}
+
+
 def scrub_folder(folder: Path, replacements: list[tuple[str, str]]) -> None:
     """Replace server paths in the folder's text files (config.json may name the base's folder)."""
     for path in folder.iterdir():
@@ -182,17 +199,26 @@ def scrub_folder(folder: Path, replacements: list[tuple[str, str]]) -> None:
             path.write_text(scrub(path.read_text(encoding="utf-8"), replacements))
 
 
-def merged_card(run_dir: Path, meta: dict) -> str:
+def merged_card(run_dir: Path, meta: dict, sequence_head: bool = False) -> str:
     """The adapter's model card, retitled, with a plain transformers snippet to load it."""
     card = model_card(run_dir).split("## Load it")[0].rstrip()
     card = card.replace("# LoRA adapter:", "# Fine-tuned model (LoRA merged):", 1)
     auto = AUTO_CLASSES.get(meta.get("task", "classification"), "AutoModelForCausalLM")
+    if meta.get("pooling") == "mean":
+        load = (
+            f'model = AutoModelForSequenceClassification.from_pretrained("{FOLDER}").eval()\n'
+            f'tokenizer = AutoTokenizer.from_pretrained("{FOLDER}")'
+        )
+        return (
+            f"{card}\n\nThe LoRA adapter is folded into the base weights: no peft needed.\n\n"
+            + mean_pooling_snippet(load, sequence_head)
+        )
     return (
         f"{card}\n\nThe LoRA adapter is folded into the base weights: no peft needed.\n\n"
         "## Load it\n```python\n"
         f"from transformers import AutoTokenizer, {auto}\n"
-        f'model = {auto}.from_pretrained("path/to/this/folder")\n'
-        'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")\n```\n'
+        f'model = {auto}.from_pretrained("{FOLDER}")\n'
+        f'tokenizer = AutoTokenizer.from_pretrained("{FOLDER}")\n```\n'
     )
 
 

@@ -74,6 +74,23 @@ class ModelSettings(Section):
         "plain text) or seq2seq (input → output text).",
         "Task",
     )
+    pooling: Literal["auto", "cls", "mean"] = setting(
+        "auto",
+        "How a classifier turns the tokens into one vector: mean (the average of the tokens, how "
+        "sentence-transformers models such as the embedded default were trained), cls (the "
+        "architecture's own head: the first or last token); auto reads the model's own "
+        "sentence-transformers pooling file and falls back to cls.",
+        "Pooling",
+        expert=True,
+    )
+    head_start: Literal["probe", "random"] = setting(
+        "probe",
+        "Where a classifier head's weights start: probe fits them to the frozen model's features "
+        "of the training rows first (a logistic regression, seconds), so training starts from "
+        "what frozen embeddings already reach; random draws them as transformers does.",
+        "Head start",
+        expert=True,
+    )
     trust_remote_code: Literal[False] = setting(
         False,
         "Never run code shipped with a model; kept False on purpose.",

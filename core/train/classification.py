@@ -50,15 +50,36 @@ def tokenize_frames(tokenizer, frames: dict[str, pd.DataFrame], labels: list[str
 def load_model(config: RunConfig, model_path: str, labels: list[str], precision: str = "fp32"):
     """The base classifier with a LoRA adapter (or all weights trainable for method 'full'),
     loaded in the dtype of the run's resolved `precision` (core.models.load_dtype)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from core.train.adapters import attach_adapter
 
-    from core.train.adapters import attach_adapter, load_arguments
+    model, tokenizer = load_base(config, model_path, labels, precision)
+    return attach_adapter(model, config, "SEQ_CLS"), tokenizer
+
+
+def load_base(config: RunConfig, model_path: str, labels: list[str], precision: str = "fp32"):
+    """(classifier before its adapter, tokenizer): pooling resolved (core.train.heads), the head
+    drawn at random; `model.config.classifier_pooling` records the pooling for the saved files.
+
+    Raises:
+        ConfigError: see core.train.adapters.load_arguments, or mean pooling the model's head
+            cannot read.
+    """
+    from transformers import AutoConfig, AutoTokenizer
+
+    from core.settings import ConfigError
+    from core.train.adapters import load_arguments
+    from core.train.heads import PoolingError, classifier_class, resolve_pooling
 
     loading = load_arguments(config, precision)  # fails early, before loading weights
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if tokenizer.pad_token is None:  # decoder models: pad with EOS, attention mask hides it
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForSequenceClassification.from_pretrained(
+    model_config = AutoConfig.from_pretrained(model_path)
+    try:
+        pooling = resolve_pooling(config.model.pooling, model_path, model_config)
+    except PoolingError as err:
+        raise ConfigError(str(err)) from err
+    model = classifier_class(model_config, pooling).from_pretrained(
         model_path,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
@@ -66,10 +87,11 @@ def load_model(config: RunConfig, model_path: str, labels: list[str], precision:
         **loading,
     )
     model.config.pad_token_id = tokenizer.pad_token_id
+    model.config.classifier_pooling = pooling
     # transformers 5 scales the loss wrongly for models whose forward takes **kwargs under DDP or
     # gradient accumulation (the BERT classifier logged 1.36 instead of 0.69): see ENGINES.md.
     model.accepts_loss_kwargs = False
-    return attach_adapter(model, config, "SEQ_CLS"), tokenizer
+    return model, tokenizer
 
 
 def classification_metrics(logits: np.ndarray, label_ids: np.ndarray, n_labels: int) -> dict:

@@ -366,6 +366,7 @@ def save_adapter(trainer, tokenizer, run_dir: Path, config: RunConfig, labels: l
                 "base_model": config.model.name_or_path,
                 "method": config.lora.method,
                 "task": config.model.task,
+                "pooling": getattr(trainer.model.config, "classifier_pooling", "cls"),
             }
         )
     )

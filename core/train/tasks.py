@@ -7,12 +7,14 @@ write_task_eval(prepared, trainer.model, run_dir)
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.settings import RunConfig
 from core.train import speed
+from core.train.adapters import attach_adapter
 
 
 @dataclass
@@ -31,6 +33,7 @@ class PreparedTask:
     packing: bool = False
     cache_hit: bool = False
     compute_metrics: Any = None
+    head_start: dict | None = None  # classification: what the probe head start did
 
 
 def prepare_task(config: RunConfig, model_path: str, precision: str = "fp32") -> PreparedTask:
@@ -52,7 +55,7 @@ def _prepare_classification(config: RunConfig, model_path: str, precision: str) 
     from core.train import cache, classification
 
     train_frame, val_frame, labels = classification.prepare_frames(config)
-    model, tokenizer = classification.load_model(config, model_path, labels, precision)
+    model, tokenizer = classification.load_base(config, model_path, labels, precision)
     frames = {"train": train_frame, "validation": val_frame}
     key = cache.cache_key(config, tokenizer, {"labels": labels})
     datasets, hit = cache.cached_datasets(
@@ -62,6 +65,8 @@ def _prepare_classification(config: RunConfig, model_path: str, precision: str) 
         ),
     )
     collator = speed.make_collator(config, tokenizer, packing=False)
+    head = _start_head(config, model, datasets["train"], collator, len(labels))
+    model = attach_adapter(model, config, "SEQ_CLS")
     return PreparedTask(
         task="classification",
         model=model,
@@ -74,7 +79,29 @@ def _prepare_classification(config: RunConfig, model_path: str, precision: str) 
         n_train=len(train_frame),
         cache_hit=hit,
         compute_metrics=classification.make_compute_metrics(labels),
+        head_start=head,
     )
+
+
+def _start_head(config: RunConfig, model, train_dataset, collator, n_labels: int) -> dict | None:
+    """The probe head start (core.train.heads) where the config asks for it; prints what it did."""
+    if config.model.head_start != "probe":
+        return None
+    from core.train.heads import start_head_from_probe
+
+    started = time.perf_counter()
+    head = start_head_from_probe(model, train_dataset, collator, n_labels)
+    if head is None:
+        print("head start: random (this head reads a position of a sequence)", flush=True)
+        return None
+    head["seconds"] = round(time.perf_counter() - started, 1)
+    print(
+        f"head start: fitted to the frozen features of {head['rows']} training rows in "
+        f"{head['seconds']} s (L2 {head['strength']:g}, training accuracy "
+        f"{head['train_accuracy']:.1%})",
+        flush=True,
+    )
+    return head
 
 
 def _prepare_text(config: RunConfig, model_path: str, precision: str) -> PreparedTask:

@@ -46,13 +46,13 @@ def tiny_base(folder, task: str):
     return ["q_proj", "v_proj"]
 
 
-def make_run(root, base: str, base_path, task: str, targets: list[str]):
-    """A run folder holding a LoRA of random non-zero weights on `base`, saved as core.train does."""
+def make_run(root, base: str, base_path, task: str, targets: list[str], pooling: str = "cls"):
+    """A run folder holding a LoRA of random non-zero weights on `base`, saved as core.train does
+    (a classifier reading the tokens' mean with `pooling` "mean")."""
     from peft import LoraConfig, get_peft_model
     from transformers import (
         AutoModelForCausalLM,
         AutoModelForSeq2SeqLM,
-        AutoModelForSequenceClassification,
         AutoTokenizer,
     )
 
@@ -61,7 +61,12 @@ def make_run(root, base: str, base_path, task: str, targets: list[str]):
     )
     run_dir = runs.create_run(run_config, root=root / "runs")
     if task == "classification":
-        model = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=2)
+        from transformers import AutoConfig
+
+        from core.train.heads import classifier_class
+
+        model_class = classifier_class(AutoConfig.from_pretrained(base_path), pooling)
+        model = model_class.from_pretrained(base_path, num_labels=2)
         peft_task = "SEQ_CLS"
     elif task == "seq2seq":
         model, peft_task = AutoModelForSeq2SeqLM.from_pretrained(base_path), "SEQ_2_SEQ_LM"
@@ -73,7 +78,7 @@ def make_run(root, base: str, base_path, task: str, targets: list[str]):
     get_peft_model(model, lora).save_pretrained(adapter)
     AutoTokenizer.from_pretrained(base_path).save_pretrained(adapter)
     meta = {"labels": LABELS if task == "classification" else [], "base_model": base,
-            "method": "lora", "task": task}  # fmt: skip
+            "method": "lora", "task": task, "pooling": pooling}  # fmt: skip
     (adapter / "labels.json").write_text(json.dumps(meta))
     runs.write_status(run_dir, state="completed")
     return run_dir
@@ -148,6 +153,47 @@ def test_merged_embedded_minilm_classifier_matches_base_plus_adapter(tmp_path):
     assert_merged_answers_as_adapter(run_dir, "classification", AutoModelForSequenceClassification)
     assert main(["--run", str(run_dir), "--out", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "model.safetensors").stat().st_size > 80e6  # 22.7M fp32 weights
+
+
+@pytest.mark.slow
+def test_a_merged_mean_pooling_classifier_answers_as_its_card_says_and_not_silently_wrong(
+    tmp_path,
+):
+    """The embedded model reads the tokens' mean: the merged folder's card shows how to read it
+    with plain transformers, and that code gives the adapter's answers; a stock forward, which
+    reads the first token, finds no trained pooler instead of answering wrongly in silence."""
+    import re
+
+    from safetensors import safe_open
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from core.export import model_card
+    from core.merge import load_trained, saved_adapter
+    from core.models import embedded_model_path
+
+    run_dir = make_run(
+        tmp_path, EMBEDDED_MODEL, embedded_model_path(), "classification", ["query", "value"],
+        pooling="mean",
+    )  # fmt: skip
+    out = export_merged(run_dir, available_gb=64)
+    with safe_open(out / "model.safetensors", "pt") as weights:
+        assert not [k for k in weights.keys() if ".pooler." in k]
+    card = (out / "README.md").read_text()
+    code = re.search(r"## Load it.*?```python\n(.*?)```", card, re.S).group(1)
+    code = code.replace("path/to/this/folder", str(out)).replace('["some text"]', "SENTENCES")
+    printed, namespace = [], {"SENTENCES": SENTENCES}
+    namespace["print"] = printed.append
+    exec(code, namespace)  # the card's own snippet, as a user would paste it
+    model, _ = load_trained(run_dir, saved_adapter(run_dir))
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    expected = logits_of(model, tokenizer, "classification")
+    torch.testing.assert_close(namespace["logits"], expected, atol=1e-4, rtol=1e-4)
+    assert printed == [[LABELS[i] for i in expected.argmax(-1).tolist()]]
+    with model.disable_adapter():
+        assert (logits_of(model, tokenizer, "classification") - expected).abs().max() > 1e-3
+    stock = AutoModelForSequenceClassification.from_pretrained(out, output_loading_info=True)
+    assert any(".pooler." in k for k in stock[1]["missing_keys"])  # reported, not silent
+    assert "mean of the token vectors" in model_card(run_dir)  # the adapter's card says so too
 
 
 def test_a_70b_base_on_24_gb_is_refused_with_the_memory_it_needs_before_loading(tmp_path):
