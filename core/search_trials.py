@@ -230,8 +230,17 @@ def search_loop(parent: Path, stop, say) -> None:
         )
         yield_search_progress(parent, record, {})
         say(f"trial {trial.number + 1}: {outcome}, value {record.get('value')}")
-        if outcome == "failed" and trial.number == 0:
-            break  # the default settings cannot train: more trials would fail the same way
+        if not worth_more_trials(outcome, trial.number, trained.get("message", "")):
+            break
+
+
+def worth_more_trials(outcome: str, number: int, message: str) -> bool:
+    """False when the first trial failed for a reason every trial shares (the data, the model,
+    memory): more would fail the same way. A first trial stopped by the divergence guard is
+    different: other learning rates may train, so the search goes on."""
+    from core.train.health import DIVERGED  # imports transformers: only once trials ran
+
+    return not (outcome == "failed" and number == 0 and DIVERGED not in message)
 
 
 def trial_count(parent: Path) -> int:

@@ -159,6 +159,19 @@ def _lora(config: RunConfig) -> dict:
     return changes
 
 
+def _head(config: RunConfig) -> dict:
+    """Pooling and head start, for classifiers only (text tasks have no classifier head)."""
+    if config.model.task != "classification":
+        return {}
+    st.subheader("Classifier head")
+    left, right = st.columns(2)
+    with left:
+        changes = {"pooling": _input("model", "pooling", config)}
+    with right:
+        changes["head_start"] = _input("model", "head_start", config)
+    return changes
+
+
 def _memory_section(config: RunConfig, hardware) -> None:
     """Per-device memory for this layout, and what each strategy would need (core.estimate)."""
     from core.catalog import ModelSourceError, resolve_model
@@ -324,6 +337,7 @@ hardware = common_hardware()
 parallel = _layout(config)
 training = _training(config)
 lora = _lora(config)
+head = _head(config)
 st.subheader("Tracking")
 tracking = {"tensorboard": _input("tracking", "tensorboard", config)}
 if tracking["tensorboard"] and not tensorboard_available():
@@ -333,7 +347,9 @@ if tracking["tensorboard"] and not tensorboard_available():
         icon=":material/warning:",
     )
 try:
-    edited = config.replace(parallel=parallel, training=training, lora=lora, tracking=tracking)
+    edited = config.replace(
+        parallel=parallel, training=training, lora=lora, tracking=tracking, model=head
+    )
 except ConfigError as err:
     lines = "\n".join(f"- {problem}" for problem in err.problems)
     st.error(f"Not applied:\n\n{lines}", icon=":material/error:")

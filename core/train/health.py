@@ -3,9 +3,12 @@ started, stops the run with advice and names the last checkpoint saved before it
 
 The rising rule reads the training loss as logged (one value per logging interval), smoothed by an
 exponential moving average so one noisy batch never stops a run: the run has diverged when the
-smoothed loss has been, for PATIENCE logs in a row, both above its starting value and more than
-RISE x its best value so far. Ordinary noise stays far below that; a learning rate that is too
-high (the usual cause) crosses it within a few logs.
+smoothed loss has been, for PATIENCE logs in a row, above its starting value, more than RISE x its
+best value so far and more than MIN_RISE above it. Ordinary noise stays far below that; a learning
+rate that is too high (the usual cause) crosses it within a few logs. MIN_RISE matters where
+training starts near its floor: a classifier whose head was fitted before the first step (the
+probe head start) logs 0.06 for a lucky first batch and then wobbles around 0.2-0.3, three times
+its best but a fraction of a nat, which is not divergence.
 
 DivergenceGuard is the Trainer callback around the watch. Its state travels in every checkpoint
 (transformers' ExportableState, restored with `restore_callback_states_from_checkpoint`), so a
@@ -23,9 +26,11 @@ from transformers.trainer_callback import ExportableState
 
 SMOOTHING = 0.3  # weight of the newest log in the moving average
 RISE = 2.0  # smoothed loss above RISE x the best smoothed loss ...
+MIN_RISE = 0.5  # ... and more than this many nats above it ...
 PATIENCE = 3  # ... (and above the first) for this many logs in a row
 WARMUP_LOGS = 3  # logs before the rule applies (the first losses set the baseline)
 
+DIVERGED = "training diverged"  # in every reason the watch gives (core.search_trials reads it)
 ADVICE = (
     "Lower the learning rate (e.g. by 10×) and start again, or resume from that checkpoint with a "
     "lower learning rate."
@@ -56,13 +61,17 @@ class LossWatch:
             self.first = loss
         if self.smoothed < self.best:
             self.best, self.best_step = self.smoothed, step
-        climbing = self.smoothed > self.first and self.smoothed > RISE * self.best
+        climbing = (
+            self.smoothed > self.first
+            and self.smoothed > RISE * self.best
+            and self.smoothed - self.best > MIN_RISE
+        )
         self.rising = self.rising + 1 if climbing and self.logs > WARMUP_LOGS else 0
         if self.rising < PATIENCE:
             return None
         return (
             f"The loss rose from {self.best:.3g} (step {self.best_step}) to {self.smoothed:.3g} at "
-            f"step {step}, above where training started ({self.first:.3g}): training diverged. "
+            f"step {step}, above where training started ({self.first:.3g}): {DIVERGED}. "
             + _last_good(checkpoints, self.best_step)
             + ADVICE
         )
@@ -111,7 +120,7 @@ def guard_failure(trainer) -> str | None:
 def non_finite(step: int, loss: float, checkpoints: Path | None = None) -> str:
     """The reason for stopping when a (training or evaluation) loss is NaN or infinite."""
     return (
-        f"The loss became {loss} at step {step}: training diverged. "
+        f"The loss became {loss} at step {step}: {DIVERGED}. "
         + _last_good(checkpoints, step - 1)
         + ADVICE
     )

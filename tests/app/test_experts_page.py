@@ -81,6 +81,17 @@ def test_target_modules_pick_from_the_models_layers():
     assert at.session_state["config"].lora.target_modules == ["query", "value", "dense"]
 
 
+def test_classifier_head_settings_are_offered_for_classifiers_only():
+    at = open_page()
+    widget(at, "selectbox", "expert.model.pooling").select("cls").run()
+    widget(at, "selectbox", "expert.model.head_start").select("random").run()
+    assert not at.exception
+    model = at.session_state["config"].model
+    assert (model.pooling, model.head_start) == ("cls", "random")
+    text = open_page(RunConfig().replace(model={"task": "causal_lm", "name_or_path": "gpt2"}))
+    assert "Classifier head" not in [s.value for s in text.subheader]
+
+
 def test_opened_config_replaces_every_setting(tmp_path):
     wanted = RunConfig().replace(
         parallel={

@@ -22,6 +22,7 @@ from core.search_trials import (
     measured_speed,
     search_data,
     trial_config,
+    worth_more_trials,
 )
 from core.settings import ConfigError, RunConfig
 from tests.conftest import write_reviews
@@ -217,3 +218,17 @@ def test_the_budget_auto_needs_covers_its_whole_plan_and_one_trial(reviews_csv):
     assert needed >= startup + config.training.max_steps * per_step + minimum_budget_s(config)
     longer, _ = resolve_preset(_config(reviews_csv).replace(training={"max_steps": 0}), "Thorough")
     assert suggested_budget_s(longer) > needed  # more steps in the plan: more time asked for
+
+
+def test_a_first_trial_that_diverged_lets_the_search_try_other_settings():
+    from core.train.health import LossWatch
+
+    watch = LossWatch()
+    reason = None
+    for step, loss in enumerate([0.7, 0.6, 0.5, 1.5, 3.0, 6.0, 9.0, 12.0], start=1):
+        reason = reason or watch.update(step, loss)
+    assert reason  # the guard's own words, as the trial's status message holds them
+    assert worth_more_trials("failed", 0, reason)
+    assert not worth_more_trials("failed", 0, "No column 'text' in the data")  # same for all
+    assert worth_more_trials("failed", 2, "No column 'text' in the data")
+    assert worth_more_trials("pruned", 0, "")
