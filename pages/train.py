@@ -8,6 +8,7 @@ from core import jobs, runs
 from core.data.load import DataError
 from core.presets import PRESET_NAMES, resolve_preset, summary
 from core.settings import SECTIONS, ConfigError
+from core.train.heads import head_words
 from pages.common import (
     get_config,
     hardware,
@@ -90,6 +91,8 @@ if st.session_state.get("_plan_text") and config.data.path:
         )
     else:
         st.caption(f"{preset}: {st.session_state['_plan_text']}, fitted to your data.")
+    if words := head_words(config):
+        st.caption(words)
 budget, budget_problem = budget_input(config) if preset == "Auto" else (0.0, "")
 space = search_space_input() if preset == "Auto" else None
 

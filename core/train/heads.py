@@ -43,10 +43,18 @@ class PoolingError(ValueError):
     """Mean pooling was asked for a model whose head cannot read it."""
 
 
-def checkpoint_pooling(model_path: str) -> str:
-    """ "mean" when the model folder's sentence-transformers pooling module takes the mean of the
-    tokens, else "cls" (a Hub id, or a folder without that module)."""
+def checkpoint_pooling(model_path: str, download: bool = False) -> str:
+    """ "mean" when the model's sentence-transformers pooling module takes the mean of the tokens,
+    else "cls". A Hub id's module is fetched only with `download` (training, which fetches the
+    model anyway; never the pages); unreachable or absent means "cls"."""
     pooling_file = Path(model_path) / POOLING_FILE
+    if not Path(model_path).is_dir() and download:
+        try:
+            from huggingface_hub import hf_hub_download
+
+            pooling_file = Path(hf_hub_download(model_path, POOLING_FILE.as_posix()))
+        except Exception:  # noqa: BLE001 - offline, no such file, private: the stock head
+            return "cls"
     try:
         modes = json.loads(pooling_file.read_text())
     except (OSError, ValueError):
@@ -60,7 +68,7 @@ def resolve_pooling(setting: str, model_path: str, model_config) -> str:
     Raises:
         PoolingError: "mean" for a model whose classifier head cannot take a mean vector.
     """
-    pooling = checkpoint_pooling(model_path) if setting == "auto" else setting
+    pooling = checkpoint_pooling(model_path, download=True) if setting == "auto" else setting
     if pooling == "mean" and not supports_mean(model_config):
         if setting == "auto":
             return "cls"
@@ -69,6 +77,38 @@ def resolve_pooling(setting: str, model_path: str, model_config) -> str:
             "reads one position by design. Set pooling to auto or cls."
         )
     return pooling
+
+
+def head_words(config) -> str:
+    """The classifier head of a run config in plain words, for the Train page ("" for text tasks).
+
+    Reads only files on this machine (a Hub id is described by its setting, not downloaded)."""
+    if config.model.task != "classification":
+        return ""
+    from core.models import resolve_model_path
+
+    path = resolve_model_path(config.model.name_or_path)
+    pooling = config.model.pooling
+    if pooling == "auto" and not Path(path).is_dir():  # a Hub id: its files are read at training
+        pooling = "either"
+    elif pooling == "auto":
+        pooling = checkpoint_pooling(path)
+        if pooling == "mean":
+            from transformers import AutoConfig
+
+            pooling = resolve_pooling("auto", path, AutoConfig.from_pretrained(path))
+    reads = {
+        "mean": "the mean of its token vectors (how this base model was trained to be read)",
+        "cls": "the architecture's own summary token",
+        "either": "the mean of its token vectors if the model ships a sentence-transformers "
+        "pooling file, else the architecture's own summary token",
+    }[pooling]
+    start = (
+        "starts from a logistic regression on the frozen model's features of your training rows"
+        if config.model.head_start == "probe"
+        else "starts from random weights"
+    )
+    return f"The classifier reads {reads}; its head {start}."
 
 
 def stock_class(model_config):

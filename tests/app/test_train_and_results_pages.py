@@ -34,6 +34,8 @@ def test_a_preset_is_fitted_to_the_data_and_shows_its_numbers(app, reviews_csv):
     config = app.session_state["config"]
     assert config.training.max_steps >= 150 and config.training.per_device_train_batch_size == 8
     assert f"about {config.training.max_steps} steps" in texts(app.caption)
+    # the embedded default is a sentence-transformers model: the page says how it is read
+    assert "reads the mean of its token vectors (how this base model" in texts(app.caption)
 
 
 def test_auto_from_the_results_page_opens_with_its_budget(app, reviews_csv):

@@ -48,6 +48,25 @@ def test_auto_pooling_reads_the_checkpoints_own_pooling_file(tiny_bert, tmp_path
         resolve_pooling("mean", str(mean_copy), llama)
 
 
+def test_the_train_page_words_follow_the_checkpoint_and_the_settings(tiny_bert, tmp_path):
+    from core.settings import RunConfig
+    from core.train.heads import head_words
+
+    mean_copy = sentence_transformers_copy(tiny_bert, tmp_path / "mean")
+    words = head_words(RunConfig().replace(model={"name_or_path": str(mean_copy)}))
+    assert "mean of its token vectors (how" in words and "logistic regression" in words
+    forced = RunConfig().replace(
+        model={"name_or_path": str(mean_copy), "pooling": "cls", "head_start": "random"}
+    )
+    assert head_words(forced) == (
+        "The classifier reads the architecture's own summary token; its head starts from "
+        "random weights."
+    )
+    assert "if the model ships" in head_words(RunConfig().replace(model={"name_or_path": "org/x"}))
+    text_task = RunConfig().replace(model={"task": "causal_lm", "name_or_path": str(tiny_bert)})
+    assert head_words(text_task) == ""
+
+
 def test_the_mean_pooling_classifier_reads_the_mean_of_the_kept_tokens(tiny_bert):
     from transformers import AutoConfig, AutoTokenizer
 
@@ -73,7 +92,9 @@ def test_the_mean_pooling_classifier_reads_the_mean_of_the_kept_tokens(tiny_bert
         assert (stock(**batch).logits - logits).abs().max() > 1e-3  # not the first token
 
 
-def test_the_probe_head_start_fits_the_frozen_features_of_the_training_rows(tiny_bert, tmp_path):
+def test_the_probe_head_start_fits_the_frozen_features_of_the_training_rows(
+    tiny_bert, tmp_path, monkeypatch
+):
     import pandas as pd
     from transformers import AutoConfig, AutoTokenizer, DataCollatorWithPadding
 
@@ -115,6 +136,9 @@ def test_the_probe_head_start_fits_the_frozen_features_of_the_training_rows(tiny
         )
         strengths.append(start_head_from_probe(noisy, dataset, collator, n_labels=2)["strength"])
     assert strengths[0] < strengths[1], strengths
+    # Big data: a sample of max(PROBE_ROWS, 40 per label) rows is read, not every row.
+    monkeypatch.setattr("core.train.heads.PROBE_ROWS", 10)
+    assert start_head_from_probe(model, dataset, collator, n_labels=2)["rows"] == 80
 
 
 @pytest.mark.slow
