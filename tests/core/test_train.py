@@ -49,9 +49,10 @@ def finished_run(tmp_path_factory):
 def test_run_writes_metrics_status_and_adapter(finished_run):
     metrics = runs.read_metrics(finished_run)
     losses = [m["loss"] for m in metrics if "loss" in m]
-    # Two balanced labels: the first loss is close to ln 2 = 0.69. The loss-scaling trap of
-    # transformers 5 (ENGINES.md) would double it.
-    assert abs(losses[0] - math.log(2)) < 0.15, losses[:3]
+    # The head starts from a probe of the frozen features, which already reads the sentiment
+    # word: the first loss is far below a random head's ln 2 = 0.69. (The loss-scaling trap of
+    # transformers 5 is checked against ln 2 with a random head in test_distributed.py.)
+    assert losses[0] < 0.5 * math.log(2), losses[:3]
     assert losses[-1] < losses[0]
     assert any("eval_loss" in m for m in metrics)
     assert all(m["tokens_per_s"] > 0 for m in metrics if "tokens_per_s" in m)
