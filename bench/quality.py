@@ -286,20 +286,26 @@ def app_commit() -> str:
 
 
 def summary_table(records: list[dict]) -> str:
-    """Markdown: mean ± sd over seeds of accuracy and macro-F1, mean wall time, one-class runs."""
-    frame = pd.DataFrame([r for r in records if "accuracy" in r])
-    if frame.empty:
+    """Markdown: mean ± sd over seeds of accuracy and macro-F1, mean wall time, one-class runs,
+    and the runs that ended without a result (a failed or diverged run is counted, not hidden)."""
+    frame = pd.DataFrame(records)
+    if frame.empty or "accuracy" not in frame:
         return "(no results)"
     lines = [
-        "| dataset | path | seeds | accuracy | macro-F1 | wall s | one-class runs |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | path | seeds | accuracy | macro-F1 | wall s | one-class runs | failed runs |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (name, path), rows in frame.groupby(["dataset", "path"], sort=False):
+        failed = int(rows["accuracy"].isna().sum())
+        rows = rows.dropna(subset=["accuracy"])
+        if rows.empty:
+            lines.append(f"| {name} | {path} | 0 | — | — | — | — | {failed} |")
+            continue
         acc, f1 = rows["accuracy"], rows["macro_f1"]
         lines.append(
             f"| {name} | {path} | {len(rows)} | {acc.mean():.1%} ± {acc.std(ddof=0):.1%} | "
             f"{f1.mean():.3f} | {rows['wall_s'].mean():.0f} | "
-            f"{int((rows['predicted_classes'] <= 1).sum())} |"
+            f"{int((rows['predicted_classes'] <= 1).sum())} | {failed} |"
         )
     return "\n".join(lines)
 
