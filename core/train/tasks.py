@@ -33,7 +33,6 @@ class PreparedTask:
     packing: bool = False
     cache_hit: bool = False
     compute_metrics: Any = None
-    head_start: dict | None = None  # classification: what the probe head start did
 
 
 def prepare_task(config: RunConfig, model_path: str, precision: str = "fp32") -> PreparedTask:
@@ -65,7 +64,7 @@ def _prepare_classification(config: RunConfig, model_path: str, precision: str) 
         ),
     )
     collator = speed.make_collator(config, tokenizer, packing=False)
-    head = _start_head(config, model, datasets["train"], collator, len(labels))
+    _start_head(config, model, datasets["train"], collator, len(labels))
     model = attach_adapter(model, config, "SEQ_CLS")
     return PreparedTask(
         task="classification",
@@ -79,21 +78,20 @@ def _prepare_classification(config: RunConfig, model_path: str, precision: str) 
         n_train=len(train_frame),
         cache_hit=hit,
         compute_metrics=classification.make_compute_metrics(labels),
-        head_start=head,
     )
 
 
-def _start_head(config: RunConfig, model, train_dataset, collator, n_labels: int) -> dict | None:
+def _start_head(config: RunConfig, model, train_dataset, collator, n_labels: int) -> None:
     """The probe head start (core.train.heads) where the config asks for it; prints what it did."""
     if config.model.head_start != "probe":
-        return None
+        return
     from core.train.heads import start_head_from_probe
 
     started = time.perf_counter()
     head = start_head_from_probe(model, train_dataset, collator, n_labels)
     if head is None:
         print("head start: random (this head reads a position of a sequence)", flush=True)
-        return None
+        return
     head["seconds"] = round(time.perf_counter() - started, 1)
     print(
         f"head start: fitted to the frozen features of {head['rows']} training rows in "
@@ -101,7 +99,6 @@ def _start_head(config: RunConfig, model, train_dataset, collator, n_labels: int
         f"{head['train_accuracy']:.1%})",
         flush=True,
     )
-    return head
 
 
 def _prepare_text(config: RunConfig, model_path: str, precision: str) -> PreparedTask:
