@@ -191,6 +191,15 @@ class TrainingSettings(Section):
         gt=0.0,
         example="3e-4",
     )
+    head_lr_scale: Number = setting(
+        1.0,
+        "Classifier: the head's learning rate as a multiple of the learning rate (below 1 keeps a "
+        "head started from the frozen features near that start while the adapter learns).",
+        "Head learning-rate scale",
+        expert=True,
+        gt=0.0,
+        max=100.0,
+    )
     per_device_train_batch_size: int = setting(
         16, "Examples per step on each device.", "Batch size", min=1
     )

@@ -159,17 +159,20 @@ def _lora(config: RunConfig) -> dict:
     return changes
 
 
-def _head(config: RunConfig) -> dict:
-    """Pooling and head start, for classifiers only (text tasks have no classifier head)."""
+def _head(config: RunConfig) -> tuple[dict, dict]:
+    """(model, training) changes: pooling, head start and the head's learning-rate scale, for
+    classifiers only (text tasks have no classifier head)."""
     if config.model.task != "classification":
-        return {}
+        return {}, {}
     st.subheader("Classifier head")
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
     with left:
         changes = {"pooling": _input("model", "pooling", config)}
-    with right:
+    with middle:
         changes["head_start"] = _input("model", "head_start", config)
-    return changes
+    with right:
+        rate = {"head_lr_scale": _input("training", "head_lr_scale", config)}
+    return changes, rate
 
 
 def _memory_section(config: RunConfig, hardware) -> None:
@@ -337,7 +340,7 @@ hardware = common_hardware()
 parallel = _layout(config)
 training = _training(config)
 lora = _lora(config)
-head = _head(config)
+head, head_rate = _head(config)
 st.subheader("Tracking")
 tracking = {"tensorboard": _input("tracking", "tensorboard", config)}
 if tracking["tensorboard"] and not tensorboard_available():
@@ -348,7 +351,11 @@ if tracking["tensorboard"] and not tensorboard_available():
     )
 try:
     edited = config.replace(
-        parallel=parallel, training=training, lora=lora, tracking=tracking, model=head
+        parallel=parallel,
+        training={**training, **head_rate},
+        lora=lora,
+        tracking=tracking,
+        model=head,
     )
 except ConfigError as err:
     lines = "\n".join(f"- {problem}" for problem in err.problems)

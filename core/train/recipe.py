@@ -137,6 +137,8 @@ def _train(
         + _early_stopping(config),
     )
     trainer.remove_callback(PrinterCallback)  # our callback prints one line per log instead
+    if prepared.task == "classification":
+        trainer.head_lr_scale = config.training.head_lr_scale
     if is_main:
         features = speed.speed_features(
             config,

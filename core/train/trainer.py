@@ -53,6 +53,17 @@ class StudioTrainer(Trainer):
             return LengthBucketedSampler(lengths, self.args.train_batch_size, seed=seed)
         return super()._get_train_sampler(train_dataset)
 
+    head_lr_scale = 1.0  # set by core.train.recipe from training.head_lr_scale
+
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model)
+        if self.head_lr_scale != 1.0:
+            scale_head_learning_rate(
+                optimizer, head_parameters(self.model if model is None else model),
+                self.head_lr_scale,
+            )
+        return optimizer
+
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
         self.accelerator.wait_for_everyone()  # every rank's RNG state is on disk
@@ -151,3 +162,31 @@ def row_lengths(dataset) -> list[int] | None:
     if "input_ids" in columns:
         return [len(ids) for ids in dataset["input_ids"]]
     return None
+
+
+def head_parameters(model) -> list:
+    """The trainable parameters of a classifier's head (`classifier` or `score`, peft's
+    modules_to_save copy included), or [] for a model without one."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head = getattr(inner, "classifier", None)
+    head = getattr(inner, "score", None) if head is None else head
+    if head is None:
+        return []
+    return [p for p in head.parameters() if p.requires_grad]
+
+
+def scale_head_learning_rate(optimizer, head: list, scale: float) -> None:
+    """Move `head` into parameter groups of their own, at `scale` × their group's learning rate.
+
+    Done before the scheduler is built, which then scales every group's own rate over time.
+    """
+    ids = {id(p) for p in head}
+    if not ids:
+        return
+    for group in list(optimizer.param_groups):
+        moved = [p for p in group["params"] if id(p) in ids]
+        if not moved:
+            continue
+        group["params"] = [p for p in group["params"] if id(p) not in ids]
+        optimizer.add_param_group({**group, "params": moved, "lr": group["lr"] * scale})
+    optimizer.param_groups[:] = [g for g in optimizer.param_groups if g["params"]]

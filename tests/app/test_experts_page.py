@@ -85,9 +85,11 @@ def test_classifier_head_settings_are_offered_for_classifiers_only():
     at = open_page()
     widget(at, "selectbox", "expert.model.pooling").select("cls").run()
     widget(at, "selectbox", "expert.model.head_start").select("random").run()
+    widget(at, "number_input", "expert.training.head_lr_scale").set_value(0.25).run()
     assert not at.exception
     model = at.session_state["config"].model
     assert (model.pooling, model.head_start) == ("cls", "random")
+    assert at.session_state["config"].training.head_lr_scale == 0.25
     text = open_page(RunConfig().replace(model={"task": "causal_lm", "name_or_path": "gpt2"}))
     assert "Classifier head" not in [s.value for s in text.subheader]
 

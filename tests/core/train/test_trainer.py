@@ -186,3 +186,36 @@ def test_a_mask_that_changes_the_loss_is_turned_off(lora_llama, tmp_path, monkey
     monkeypatch.setattr(lora_llama, "forward", shifted)
     trainer.compute_loss(lora_llama, dict(batch()))
     assert trainer._mask_checked is False
+
+
+def test_the_head_learning_rate_scale_moves_only_the_head_and_follows_the_schedule(
+    tiny_bert, tmp_path
+):
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForSequenceClassification, TrainingArguments
+
+    from core.train.trainer import StudioTrainer, head_parameters
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert)
+    model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=4, lora_alpha=8))
+    args = TrainingArguments(
+        output_dir=str(tmp_path), learning_rate=2e-3, max_steps=10, warmup_steps=0, report_to=[]
+    )
+    trainer = StudioTrainer(model=model, args=args)
+    trainer.head_lr_scale = 0.1
+    optimizer = trainer.create_optimizer()
+    head = {id(p) for p in head_parameters(model)}
+    assert head and len(head) == 2  # the trainable copy's weight and bias
+    trained = {id(p) for p in model.parameters() if p.requires_grad}
+    in_groups = [id(p) for g in optimizer.param_groups for p in g["params"]]
+    assert sorted(in_groups) == sorted(trained)  # every trainable parameter once, nothing else
+    for group in optimizer.param_groups:
+        ids = {id(p) for p in group["params"]}
+        assert ids <= head or not ids & head  # no group mixes head and adapter
+        assert group["lr"] == pytest.approx(2e-4 if ids <= head else 2e-3)
+    scheduler = trainer.create_scheduler(10, optimizer)
+    for _ in range(5):
+        optimizer.step()
+        scheduler.step()
+    rates = {ids <= head: g["lr"] for g in optimizer.param_groups if (ids := {id(p) for p in g["params"]})}
+    assert rates[True] == pytest.approx(0.1 * rates[False]) and rates[False] < 2e-3
