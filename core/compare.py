@@ -133,7 +133,9 @@ def per_point_line(run_dir: Path) -> str:
     if row["base"] == "—":
         return ""
     base = row["base"].split(" (")[0]
-    head = f"Accuracy gained over the base ({row['base_what']}, {base}): {row['gain (points)']} points"
+    head = (
+        f"Accuracy gained over the base ({row['base_what']}, {base}): {row['gain (points)']} points"
+    )
     if row["Wh / point"] == "no gain":
         return head + ": no gain, so no energy or cost per point."
     parts = [f"{row['Wh / point']} Wh"] if row["Wh / point"] != "—" else []
@@ -255,7 +257,10 @@ def efficiency_side_by_side(run_dirs: list[Path]) -> list[dict]:
         evaluation = runs.read_eval(run_dir)
         row = per_point(run_dir, runs.read_status(run_dir), evaluation)
         accuracy = evaluation.get("accuracy")
-        head = {"run": Path(run_dir).name, "accuracy": "—" if accuracy is None else f"{accuracy:.1%}"}
+        head = {
+            "run": Path(run_dir).name,
+            "accuracy": "—" if accuracy is None else f"{accuracy:.1%}",
+        }
         rows.append(head | {key: row[key] for key in _EFFICIENCY_COLUMNS})
     return rows
 

@@ -58,9 +58,12 @@ class StudioTrainer(Trainer):
     def create_optimizer(self, model=None):
         optimizer = super().create_optimizer(model)
         if self.head_lr_scale != 1.0:
-            scale_head_learning_rate(
-                optimizer, head_parameters(self.model if model is None else model),
-                self.head_lr_scale,
+            head = head_parameters(self.model if model is None else model)
+            scale_head_learning_rate(optimizer, head, self.head_lr_scale)
+            print(
+                f"head learning rate: {self.head_lr_scale:g} × {self.args.learning_rate:.1e} "
+                f"for {sum(p.numel() for p in head):,} head parameters",
+                flush=True,
             )
         return optimizer
 

@@ -217,5 +217,9 @@ def test_the_head_learning_rate_scale_moves_only_the_head_and_follows_the_schedu
     for _ in range(5):
         optimizer.step()
         scheduler.step()
-    rates = {ids <= head: g["lr"] for g in optimizer.param_groups if (ids := {id(p) for p in g["params"]})}
+    rates = {
+        ids <= head: g["lr"]
+        for g in optimizer.param_groups
+        if (ids := {id(p) for p in g["params"]})
+    }
     assert rates[True] == pytest.approx(0.1 * rates[False]) and rates[False] < 2e-3
