@@ -216,6 +216,9 @@ def train_steps(model, batch: int, length: int, vocab: int, steps: int, device, 
     estimator assumes): autocast, AdamW over the trained parameters. Returns step seconds."""
     import torch
 
+    # As the Trainer does: a model from `from_pretrained` is in eval mode, where transformers
+    # skips gradient checkpointing (and dropout), so QLoRA's step ran without checkpointing.
+    model.train()
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=1e-4)
     gen = torch.Generator().manual_seed(0)

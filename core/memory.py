@@ -170,10 +170,12 @@ def estimate_memory(
 def _state_memory(config, facts, plan, options) -> MemoryBreakdown:
     """Weights, adapter, gradients and optimizer states per device (after sharding / offload)."""
     shards, par = _shards(config, plan), config.parallel
-    n, embeddings = facts.params, embedding_parameters(facts)  # QLoRA keeps embeddings 16-bit
+    n, embeddings = facts.params, embedding_parameters(facts)  # not quantised by bitsandbytes
     full = config.lora.method == "full"
     if options.quantization != "none" and not full:
-        weights = (n - embeddings) * QUANT_BYTES[options.quantization] + embeddings * 2
+        # peft's prepare_model_for_kbit_training (core.train.adapters) casts every parameter it
+        # did not quantise, the embeddings first, to fp32.
+        weights = (n - embeddings) * QUANT_BYTES[options.quantization] + embeddings * 4
     else:  # the dtype training loads (full fine-tuning: fp32 master weights)
         weights = n * DTYPE_BYTES[load_dtype(config.lora.method, resolve_precision(config, plan))]
     trained = n if full else adapter_parameters(config, facts)

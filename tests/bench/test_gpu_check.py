@@ -82,3 +82,28 @@ def test_every_section_runs_on_tiny_shapes_on_the_cpu(tmp_path):
     assert len(losses) == 3 and max(losses) - min(losses) < 1e-4, losses
     assert set(data["throughput"]["summary"]) >= {"app_over_a1", "app_over_a2"}
     assert data["qlora"]["result"]["tokens_per_s"] > 0
+
+
+def test_training_steps_recompute_checkpointed_layers_even_for_a_loaded_model(tmp_path):
+    """A model from `from_pretrained` starts in eval mode, where transformers skips gradient
+    checkpointing: the QLoRA section measured its memory without it (59 GB against 18 estimated)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    gpu_check.build_model(gpu_check.TINY, torch.device("cpu"), torch.float32).save_pretrained(
+        tmp_path
+    )
+    model = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert not model.training
+    model.gradient_checkpointing_enable({"use_reentrant": False})
+    calls, mlp = [], model.model.layers[0].mlp
+    act = mlp.act_fn
+
+    class Counted(torch.nn.Module):  # a module hook is not called again on recomputation
+        def forward(self, x):
+            calls.append(1)
+            return act(x)
+
+    mlp.act_fn = Counted()
+    gpu_paths.train_steps(model, 2, 16, gpu_check.TINY["vocab_size"], 1, torch.device("cpu"), False)
+    assert len(calls) == 2  # the forward, and its recomputation in the backward pass

@@ -154,7 +154,13 @@ def test_qlora_shrinks_the_base_weights():
         for q in ("none", "8bit", "4bit")
     }
     assert weights["none"] == pytest.approx(16.06, rel=0.01)  # 8.03B × 2 bytes
-    assert weights["4bit"] < weights["8bit"] < weights["none"] / 1.7
+    # The embeddings and the untied head (2 × 128,256 × 4,096) stay unquantised, and peft's
+    # prepare_model_for_kbit_training casts them to fp32: 4.2 GB of the 4-bit model's 7.8 GB.
+    outside = 2 * 128_256 * 4_096
+    assert weights["4bit"] == pytest.approx(
+        ((8.03e9 - outside) * 0.516 + outside * 4) / 1e9, rel=0.01
+    )
+    assert weights["4bit"] < weights["8bit"] < weights["none"]
 
 
 def test_sharding_divides_what_it_shards():
