@@ -164,16 +164,14 @@ def predict_logits(model, dataset, collator, batch_size: int = 64) -> np.ndarray
     """
     import torch
 
-    order = np.argsort(np.asarray(dataset["length"]), kind="stable")
-    features = [
-        {k: v for k, v in dataset[int(i)].items() if k not in ("labels", "length")} for i in order
-    ]
+    from core.train.heads import batches_by_length
+
+    order, batches = batches_by_length(dataset, collator, batch_size=batch_size)
     device = next(model.parameters()).device
     model.eval()
     chunks = []
     with torch.inference_mode():
-        for start in range(0, len(features), batch_size):
-            batch = collator(features[start : start + batch_size])
+        for batch in batches:
             batch = {k: v.to(device) for k, v in batch.items()}
             chunks.append(model(**batch).logits.float().cpu().numpy())
     logits = np.concatenate(chunks) if chunks else np.zeros((0, 0))

@@ -191,27 +191,41 @@ def head_layer(model):
     return last if isinstance(last, torch.nn.Linear) else None
 
 
+def batches_by_length(dataset, collator, rows=None, batch_size: int = 64):
+    """(order, batches): `rows` of a token dataset (indices; default all) sorted by length, so
+    little padding is computed, and a generator of their collated batches in that order. Results
+    go back into the rows' order with `restored[order] = results`."""
+    import numpy as np
+
+    rows = np.arange(len(dataset)) if rows is None else np.asarray(rows)
+    order = np.argsort(np.asarray(dataset["length"])[rows], kind="stable")
+
+    def batches():
+        for start in range(0, len(order), batch_size):
+            yield collator(
+                [
+                    {k: v for k, v in dataset[int(rows[i])].items() if k not in SKIPPED}
+                    for i in order[start : start + batch_size]
+                ]
+            )
+
+    return order, batches()
+
+
 def head_features(model, layer, dataset, rows, collator, dropout: bool = False, batch_size=64):
     """What `layer` receives for each of `rows` (indices into the token dataset), in their order:
     the model in eval mode, or in train mode with `dropout` (as the training steps see it)."""
-    import numpy as np
     import torch
 
     captured = []
     hook = layer.register_forward_hook(lambda _m, args, _out: captured.append(args[0].detach()))
-    order = np.argsort(np.asarray(dataset["length"])[rows], kind="stable")  # little padding
+    order, batches = batches_by_length(dataset, collator, rows, batch_size)
     device = next(model.parameters()).device
     was_training = model.training
     model.train(dropout)
     try:
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                batch = collator(
-                    [
-                        {k: v for k, v in dataset[int(rows[i])].items() if k not in SKIPPED}
-                        for i in order[start : start + batch_size]
-                    ]
-                )
+            for batch in batches:
                 model(**{k: v.to(device) for k, v in batch.items()})
     finally:
         hook.remove()

@@ -120,7 +120,7 @@ def _train(
 
         write_card(run_dir, config, model_path)  # reproducibility card, before any step
     set_seed(config.training.seed)  # before the classifier head and LoRA weights are drawn
-    prepared = prepare_task(config, model_path, run_precision(config))
+    prepared = prepare_task(config, model_path, run_precision(config), resuming=resume is not None)
     args = build_training_args(config, run_dir, n_train=prepared.n_train)
     callback = StudioCallback(run_dir, stop, is_main, process_started=started)
     guard = DivergenceGuard()

@@ -35,22 +35,27 @@ class PreparedTask:
     compute_metrics: Any = None
 
 
-def prepare_task(config: RunConfig, model_path: str, precision: str = "fp32") -> PreparedTask:
+def prepare_task(
+    config: RunConfig, model_path: str, precision: str = "fp32", resuming: bool = False
+) -> PreparedTask:
     """Load data, model (seeded by the caller first, in the dtype of the resolved `precision`)
-    and tokens for the config's task.
+    and tokens for the config's task. `resuming`: a checkpoint will overwrite the trained weights,
+    so the classifier's probe head start is skipped.
 
     Raises:
         DataError: the data does not fit the task (missing column, too few rows, ...).
         ConfigError: a setting cannot run here (e.g. QLoRA without a GPU).
     """
     if config.model.task == "classification":
-        prepared = _prepare_classification(config, model_path, precision)
+        prepared = _prepare_classification(config, model_path, precision, resuming)
     else:
         prepared = _prepare_text(config, model_path, precision)
     return prepared
 
 
-def _prepare_classification(config: RunConfig, model_path: str, precision: str) -> PreparedTask:
+def _prepare_classification(
+    config: RunConfig, model_path: str, precision: str, resuming: bool
+) -> PreparedTask:
     from core.train import cache, classification
 
     train_frame, val_frame, labels = classification.prepare_frames(config)
@@ -64,7 +69,10 @@ def _prepare_classification(config: RunConfig, model_path: str, precision: str) 
         ),
     )
     collator = speed.make_collator(config, tokenizer, packing=False)
-    _start_head(config, model, datasets["train"], collator, len(labels))
+    if resuming:  # the checkpoint holds the trained head
+        print("head start: skipped (resuming: the checkpoint holds the head)", flush=True)
+    else:
+        _start_head(config, model, datasets["train"], collator, len(labels))
     model = attach_adapter(model, config, "SEQ_CLS")
     return PreparedTask(
         task="classification",

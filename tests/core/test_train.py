@@ -188,3 +188,31 @@ def test_early_stopping_keeps_the_checkpoint_with_the_best_macro_f1(reviews_csv,
     assert state["best_global_step"] == best["step"]
     # The saved adapter is that checkpoint: the final evaluation scores what it scored.
     assert runs.read_eval(run_dir)["macro_f1"] == pytest.approx(best["eval_macro_f1"], abs=1e-4)
+
+
+def test_a_resumed_classifier_skips_the_head_start_and_repeats_the_uninterrupted_losses(
+    reviews_csv, tmp_path, capsys
+):
+    import shutil
+
+    config = tiny_config(
+        reviews_csv, max_steps=10, eval_steps=5, logging_steps=1, save_total_limit=10
+    )
+    whole = runs.create_run(config, root=tmp_path / "whole")
+    assert train_main(["--config", str(whole / runs.CONFIG_FILE)]) == 0, runs.tail_log(whole)
+    whole_log = capsys.readouterr().out
+    resumed = runs.create_run(config, root=tmp_path / "resumed")
+    folder = runs.CHECKPOINT_DIR + "/checkpoint-5"
+    shutil.copytree(whole / folder, resumed / folder)
+    assert train_main(["--config", str(resumed / runs.CONFIG_FILE), "--resume"]) == 0
+    resumed_log = capsys.readouterr().out
+
+    def losses(run_dir):
+        return {m["step"]: m["loss"] for m in runs.read_metrics(run_dir) if "loss" in m}
+
+    reference = {s: v for s, v in losses(whole).items() if s > 5}
+    assert losses(resumed) == pytest.approx(reference, rel=1e-5) and len(reference) == 5
+    assert "head start: fitted" in whole_log
+    assert (
+        "head start: skipped (resuming" in resumed_log and "head start: fitted" not in resumed_log
+    )
