@@ -163,13 +163,14 @@ def confine_source(source: str, roots: list[Path] | None = None) -> str:
 def confine_config(
     config: RunConfig, roots: list[Path] | None = None, every_user: bool = False
 ) -> RunConfig:
-    """An opened config whose data and model paths are allowed, resolved in place.
+    """An opened config whose data, model and start-adapter paths are allowed, resolved in place.
 
     Besides the allowed roots, the data may be a file the app made (app_roots()); for an admin
     (`every_user`) any user's upload or version too, as the Data page lets an admin open them.
 
     Raises:
-        PathRefused: (a ConfigError) the data path or a local model folder is not allowed.
+        PathRefused: (a ConfigError) the data path, a local model folder or the adapter to start
+            from (lora.init_from: also this user's own runs) is not allowed.
     """
     roots = (allowed_roots() if roots is None else roots) + app_roots(every_user)
     changes = {}
@@ -178,4 +179,19 @@ def confine_config(
     model = config.model.name_or_path
     if model and model != EMBEDDED_MODEL:
         changes["model"] = {"name_or_path": confine_source(model, roots)}
+    if config.lora.init_from:
+        changes["lora"] = {"init_from": confine_start_adapter(config.lora.init_from, roots)}
     return config.replace(**changes) if changes else config
+
+
+def confine_start_adapter(path: str, roots: list[Path] | None = None) -> str:
+    """An adapter folder to start a run from (lora.init_from), resolved, when it lies in the
+    allowed roots or in this user's own runs (never another user's trained adapter).
+
+    Raises:
+        PathRefused: missing or outside those folders (the usual one message).
+    """
+    from core.runs import runs_root
+
+    roots = allowed_roots() if roots is None else roots
+    return str(confine(path, roots + [runs_root().resolve()]))

@@ -165,6 +165,14 @@ class LoraSettings(Section):
         expert=True,
         example="[classifier]",
     )
+    init_from: str = setting(
+        "",
+        "Start from a trained adapter instead of a fresh one: a folder with adapter_config.json "
+        "(an earlier run's adapter/). Its LoRA weights and classifier head are loaded, so training "
+        "continues from them; its rank, target layers and labels must match this run's.",
+        "Start from adapter",
+        expert=True,
+    )
     use_rslora: bool = setting(
         False, "Rank-stabilised LoRA scaling (alpha / sqrt(r)).", expert=True
     )

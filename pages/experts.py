@@ -18,7 +18,7 @@ from core.launch.batch import data_parallel_size, global_batch_size
 from core.launch.local import effective_strategy
 from core.launch.validate import ERROR, validate_parallel
 from core.models import resolve_model_path
-from core.paths import confine_config
+from core.paths import PathRefused, confine_config, confine_start_adapter
 from core.settings import ConfigError, RunConfig, describe
 from core.tracking import tensorboard_available
 from pages.cluster import cluster_section
@@ -156,7 +156,21 @@ def _lora(config: RunConfig) -> dict:
     for column, name in zip((left, middle, right), ("r", "alpha", "dropout"), strict=True):
         with column:
             changes[name] = _input("lora", name, config)
+    changes["init_from"] = _start_adapter(config)
     return changes
+
+
+def _start_adapter(config: RunConfig) -> str:
+    """The adapter to start from, typed as a path: kept only inside the allowed folders or this
+    user's own runs (an earlier run's adapter/ folder)."""
+    typed = _input("lora", "init_from", config).strip()
+    if not typed or typed == config.lora.init_from:
+        return typed
+    try:
+        return confine_start_adapter(typed)
+    except PathRefused as err:
+        st.error(str(err), icon=":material/error:")
+        return config.lora.init_from
 
 
 def _head(config: RunConfig) -> tuple[dict, dict]:

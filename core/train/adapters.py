@@ -78,6 +78,11 @@ def attach_adapter(model, config: RunConfig, task_type: str):
     """Wrap `model` in a peft LoRA adapter (rsLoRA / DoRA as configured), or return it unchanged
     for method 'full'. `task_type` is a peft TaskType name: SEQ_CLS, CAUSAL_LM or SEQ_2_SEQ_LM."""
     if config.lora.method == "full":
+        if config.lora.init_from:
+            raise ConfigError(
+                "lora.init_from starts a LoRA adapter from a saved one, and this run trains every "
+                "weight (method full). Set the method to lora, or leave lora.init_from empty."
+            )
         return model
     from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
 
@@ -96,7 +101,49 @@ def attach_adapter(model, config: RunConfig, task_type: str):
         use_rslora=lora.use_rslora,
         use_dora=lora.use_dora,
     )
-    return trainable_in_fp32(get_peft_model(model, peft_config))
+    model = get_peft_model(model, peft_config)
+    if lora.init_from:
+        load_adapter_weights(model, lora.init_from)
+    return trainable_in_fp32(model)
+
+
+def load_adapter_weights(model, folder: str) -> None:
+    """Copy a saved adapter's weights (LoRA matrices and modules_to_save, e.g. a classifier head)
+    into `model`'s freshly made adapter of the same shape.
+
+    Raises:
+        ConfigError: the folder holds no adapter, or one of another shape (rank, target layers,
+            number of labels) than this run's.
+    """
+    from pathlib import Path
+
+    from peft import set_peft_model_state_dict
+    from peft.utils import load_peft_weights
+
+    path = Path(folder).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise ConfigError(
+            f"lora.init_from: {folder} holds no adapter (no adapter_config.json there). Point it "
+            "at a run's adapter/ folder, or leave it empty to start a fresh adapter."
+        )
+    weights = load_peft_weights(str(path), device="cpu")
+    fix = "use the rank, target layers and labels of the run that saved it"
+    try:
+        result = set_peft_model_state_dict(model, weights)
+    except RuntimeError as err:  # a tensor of another shape
+        first = str(err).strip().splitlines()[-1].strip()
+        raise ConfigError(
+            f"lora.init_from: {folder} does not fit this run ({first}): {fix}."
+        ) from err
+    ours = ("lora_", "modules_to_save")
+    missing = [key for key in result.missing_keys if any(part in key for part in ours)]
+    if missing or result.unexpected_keys:
+        odd = (missing or result.unexpected_keys)[0]
+        raise ConfigError(
+            f"lora.init_from: {folder} does not fit this run ({len(missing)} of this run's "
+            f"adapter weights missing there, {len(result.unexpected_keys)} of its weights unused "
+            f"here, e.g. {odd}): {fix}."
+        )
 
 
 def trainable_in_fp32(model):

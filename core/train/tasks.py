@@ -71,6 +71,9 @@ def _prepare_classification(
     collator = speed.make_collator(config, tokenizer, packing=False)
     if resuming:  # the checkpoint holds the trained head
         print("head start: skipped (resuming: the checkpoint holds the head)", flush=True)
+    elif config.lora.init_from:
+        classification.check_adapter_labels(config.lora.init_from, labels, model)
+        print(f"head start: from the adapter in {config.lora.init_from}", flush=True)
     else:
         _start_head(config, model, datasets["train"], collator, len(labels))
     model = attach_adapter(model, config, "SEQ_CLS")

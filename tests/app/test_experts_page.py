@@ -176,3 +176,15 @@ def test_tensorboard_is_offered_and_a_missing_package_is_said(monkeypatch):
     assert not at.exception
     assert at.session_state["config"].tracking.tensorboard is True
     assert any("tensorboard package is not installed" in w.value for w in at.warning)
+
+
+def test_an_adapter_to_start_from_is_taken_from_allowed_folders_only(data_root):
+    adapter = data_root / "runs" / "20261127-earlier" / "adapter"
+    adapter.mkdir(parents=True)
+    at = open_page()
+    widget(at, "text_input", "expert.lora.init_from").input("/etc").run()
+    assert "not a file or folder this app can read" in " ".join(e.value for e in at.error)
+    assert at.session_state["config"].lora.init_from == ""
+    widget(at, "text_input", "expert.lora.init_from").input(str(adapter)).run()
+    assert not at.exception and not at.error
+    assert at.session_state["config"].lora.init_from == str(adapter.resolve())

@@ -89,3 +89,17 @@ def test_an_admin_config_may_name_any_users_upload_and_a_users_may_not(roots, da
         secret.write_bytes(CSV)
         with pytest.raises(paths.PathRefused):  # every_user opens uploads, not anything at all
             paths.confine_config(_config(secret), roots, every_user=True)
+
+
+def test_an_adapter_to_start_from_may_be_the_users_own_run_only(roots, data_root):
+    with signed_in("ana"):
+        adapter = runs.runs_root() / "20261127-run" / "adapter"
+        adapter.mkdir(parents=True)
+        (adapter / "adapter_config.json").write_text("{}")
+        start = RunConfig().replace(lora={"init_from": str(adapter)})
+        assert paths.confine_config(start, roots).lora.init_from == str(adapter.resolve())
+    with signed_in("bo"):
+        with pytest.raises(paths.PathRefused, match="not a file or folder this app can read"):
+            paths.confine_config(start, roots)
+        with pytest.raises(paths.PathRefused):
+            paths.confine_config(RunConfig().replace(lora={"init_from": "/etc"}), roots)
