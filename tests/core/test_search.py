@@ -232,3 +232,33 @@ def test_a_first_trial_that_diverged_lets_the_search_try_other_settings():
     assert not worth_more_trials("failed", 0, "No column 'text' in the data")  # same for all
     assert worth_more_trials("failed", 2, "No column 'text' in the data")
     assert worth_more_trials("pruned", 0, "")
+
+
+@pytest.mark.slow
+def test_on_subsampled_data_the_winner_continues_on_all_rows_from_its_trials_adapter(
+    tiny_bert, tmp_path, data_root, monkeypatch
+):
+    from core import search_trials
+    from core.presets import resolve_preset
+    from core.search import create_search
+    from core.search_run import run_search
+
+    monkeypatch.setattr(search_trials, "MAX_SEARCH_ROWS", 60)  # 240 rows: 192 train, subsampled
+    monkeypatch.setattr(search_trials, "MIN_TRIALS", 1)
+    data = write_reviews(tmp_path / "reviews.csv", rows=240)
+    config, _ = resolve_preset(
+        _config(data).replace(model={"name_or_path": str(tiny_bert)}), "Auto"
+    )
+    parent = runs.create_run(config.replace(name="auto"))
+    create_search(parent, budget_minutes=1.5)
+    said = []
+    status = run_search(parent, say=said.append)
+    search = read_search(parent)
+    assert status["state"] == "completed", runs.tail_log(parent)
+    assert search["subsampled"] and search["warm_start"], said
+    final = Path(search["winner"]["final_run_dir"])
+    assert final.name.endswith("winner-all-rows")
+    start = runs.read_config(final).lora.init_from
+    assert start == str(Path(search["winner"]["run_dir"]) / runs.ADAPTER_DIR)
+    assert "head start: from the adapter in" in runs.tail_log(final, 400)
+    assert "continuing from the winning trial's adapter" in status["message"]
