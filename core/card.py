@@ -121,6 +121,17 @@ def model_revision(name_or_path: str, model_path: str) -> dict:
     return {"name_or_path": name_or_path, "kind": "hub", "revision": None}
 
 
+def start_adapter_section(config: RunConfig) -> dict:
+    """{"start_adapter": {"path", "revision"}} for a run that starts from a saved adapter
+    (lora.init_from; the revision is a content hash, so a changed adapter is caught), else {}."""
+    folder = config.lora.init_from
+    if not folder:
+        return {}
+    path = Path(folder).expanduser()
+    revision = folder_hash(path) if path.is_dir() else None
+    return {"start_adapter": {"path": folder, "revision": revision}}
+
+
 def data_section(config: RunConfig) -> dict:
     """The data's path, fingerprint and, for a saved version, the recipe that made it."""
     section = {"path": config.data.path, "fingerprint": config.data.fingerprint, "recipe": None}
@@ -143,6 +154,7 @@ def build_card(run_dir: Path, config: RunConfig, model_path: str) -> dict:
         "created": time.time(),
         "run": Path(run_dir).name,
         "model": model_revision(config.model.name_or_path, model_path),
+        **start_adapter_section(config),
         "data": data_section(config),
         "config": config.to_dict(),
         "seeds": {"training": config.training.seed, "split": config.data.split_seed},

@@ -16,7 +16,12 @@ import sys
 from pathlib import Path
 
 from core import runs
-from core.card import environment_differences, model_revision, read_card
+from core.card import (
+    environment_differences,
+    model_revision,
+    read_card,
+    start_adapter_section,
+)
 from core.settings import RunConfig
 
 LOSS_TOLERANCE = 1e-4
@@ -77,11 +82,20 @@ def _model_differences(config: RunConfig, card: dict) -> list[str]:
         )
     except ModelError as err:
         return [f"model: {err}"]
+    lines = []
     if then and now["revision"] and then != now["revision"]:
-        return [
+        lines.append(
             f"model {config.model.name_or_path}: revision {then} in the card, {now['revision']} here"
-        ]
-    return []
+        )
+    start = card.get("start_adapter")
+    if start and start.get("revision"):
+        here = start_adapter_section(config).get("start_adapter", {}).get("revision")
+        if here != start["revision"]:
+            lines.append(
+                f"adapter started from ({start['path']}): revision {start['revision']} in the "
+                f"card, {here or 'missing'} here"
+            )
+    return lines
 
 
 def start_reproduction(run_dir: Path, root: Path | None = None) -> tuple[Path, list[str]]:

@@ -204,3 +204,23 @@ def test_run_says_whether_it_was_tracked_and_why_not(tiny_run):
         run = MlflowClient(tracking_uri=record["uri"]).get_run(record["run_id"])
         assert run.info.status == "FINISHED"
         assert "loss" in run.data.metrics and "final_eval_loss" in run.data.metrics
+
+
+def test_an_adapter_started_from_is_in_the_card_and_a_changed_one_is_listed(tiny_run, tmp_path):
+    import shutil
+
+    from core.card import build_card
+
+    adapter = tmp_path / "earlier-adapter"
+    shutil.copytree(tiny_run / runs.ADAPTER_DIR, adapter)
+    config = runs.read_config(tiny_run).replace(lora={"init_from": str(adapter)})
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    card = build_card(copy, config, config.model.name_or_path)
+    assert card["start_adapter"] == {"path": str(adapter), "revision": folder_hash(adapter)}
+    assert "start_adapter" not in read_card(tiny_run)  # a fresh adapter: nothing to record
+    (copy / CARD_FILE).write_text(json.dumps(card))
+    assert not [line for line in check_card(copy)[1] if "adapter started from" in line]
+    (adapter / "labels.json").write_text('{"labels": ["changed"]}')
+    (line,) = [line for line in check_card(copy)[1] if "adapter started from" in line]
+    assert f"revision {card['start_adapter']['revision']} in the card" in line
