@@ -77,7 +77,7 @@ def show_metrics(evaluation: dict, verdict: Verdict) -> None:
     cols[0].metric(
         "Validation accuracy",
         f"{evaluation['accuracy']:.1%}",
-        delta=f"{verdict.lift:+.1%} over guessing",
+        delta=f"{100 * verdict.lift:+.1f} points over guessing",
         # Green and an up arrow only for a real gain; a loss stays red; anything else is grey.
         delta_color="normal" if verdict.level == "good" or below else "off",
         delta_arrow="auto" if verdict.level == "good" or below else "off",

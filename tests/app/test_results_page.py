@@ -56,7 +56,7 @@ def test_a_model_that_predicts_one_label_is_a_warning_with_a_one_click_next_try(
     true = ["positive"] * 48 + ["negative"] * 27  # 64.0% positive, as in the reviews
     open_results(app, finished_run(true, ["positive"] * 75, ["negative", "positive"]))
     metric = accuracy_metric(app)
-    assert metric.value == "64.0%" and metric.proto.delta == "+0.0% over guessing"
+    assert metric.value == "64.0%" and metric.proto.delta == "+0.0 points over guessing"
     assert metric.proto.color == MetricProto.GRAY and metric.proto.direction == MetricProto.NONE
     warning = texts(app.warning)
     assert "It predicts 'positive' for every row" in warning and "Auto" in warning
