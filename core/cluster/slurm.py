@@ -102,6 +102,12 @@ def partitions() -> list[str]:
     """
     result = _run(["sinfo", "-h", "-o", "%P"])
     if result.returncode != 0:
+        if "configuration source" in result.stderr:  # Slurm found no slurm.conf to read
+            raise SlurmError(
+                "sinfo cannot reach a cluster: Could not establish a configuration source (this "
+                "machine has no slurm.conf: set SLURM_CONF to the cluster's, or run the app on a "
+                "login node of the cluster)"
+            )
         raise SlurmError(f"sinfo cannot reach a cluster: {plain_reason(result.stderr)}")
     names = result.stdout.split()
     return sorted((name.rstrip("*") for name in names), key=lambda n: f"{n}*" not in names)

@@ -78,8 +78,9 @@ def test_experts_page_says_so_when_no_cluster_answers(tmp_path, monkeypatch, dat
     """Slurm's commands are here but no cluster is configured: Slurm's own reason is shown."""
     for name in ("sbatch", "squeue", "scancel"):
         (tmp_path / name).write_text("#!/bin/sh\nexit 1\n")
-    (tmp_path / "sinfo").write_text(
-        "#!/bin/sh\necho 'sinfo: fatal: Could not establish a configuration source' >&2\nexit 1\n"
+    (tmp_path / "sinfo").write_text(  # what Slurm 23 prints on a machine without slurm.conf
+        "#!/bin/sh\necho 'sinfo: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown "
+        "host' >&2\necho 'sinfo: fatal: Could not establish a configuration source' >&2\nexit 1\n"
     )
     for tool in tmp_path.iterdir():
         tool.chmod(0o755)
@@ -88,3 +89,4 @@ def test_experts_page_says_so_when_no_cluster_answers(tmp_path, monkeypatch, dat
     assert not at.exception
     notes = " ".join(str(info.value) for info in at.info)
     assert "sinfo cannot reach a cluster: Could not establish a configuration source" in notes
+    assert "set SLURM_CONF" in notes and "res_nsearch" not in notes
