@@ -112,12 +112,20 @@ def _trial_table(search: dict) -> list[dict]:
                 "learning rate": f"{params.get('learning_rate', 0):.1e}",
                 "LoRA rank": params.get("lora_r"),
                 "batch": params.get("batch_size"),
-                "score": trial.get("value"),
-                "seconds": trial.get("duration_s"),
+                "score": _score(trial),
+                "seconds": "—" if trial.get("duration_s") is None else f"{trial['duration_s']:.0f}",
                 "run": Path(trial.get("run_dir", "")).name,
             }
         )
     return rows
+
+
+def _score(trial: dict) -> str:
+    """The trial's value, or while it runs its latest evaluation (marked), or a dash."""
+    if trial.get("value") is not None:
+        return f"{trial['value']:.3f}"
+    values = trial.get("values") or []
+    return f"{values[-1][1]:.3f} so far" if values else "—"
 
 
 def render_search(run_dir: str) -> None:

@@ -186,6 +186,9 @@ def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_w
              "values": [[30, 0.8, 40], [60, 0.91, 80]], "duration_s": 60, "run_dir": "t0"},
             {"number": 1, "state": "pruned", "value": 0.4, "params": {**params, "lora_r": 8},
              "values": [[90, 0.4, 40]], "duration_s": 30, "run_dir": "t1"},
+            {"number": 2, "state": "running", "params": params, "values": [[120, 0.75, 40]],
+             "run_dir": "t2"},
+            {"number": 3, "state": "running", "params": params, "values": [], "run_dir": "t3"},
         ],
     )  # fmt: skip
     write_search(parent, search)
@@ -194,8 +197,9 @@ def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_w
     go(app, "pages/train.py")
     assert "Auto tried 2 settings; trial 1 won." in texts(app.success)
     table = app.dataframe[0].value
-    assert table["state"].tolist() == ["complete", "pruned"]
-    assert table["score"].tolist() == [0.91, 0.4]
+    assert table["state"].tolist() == ["complete", "pruned", "running", "running"]
+    assert table["score"].tolist() == ["0.910", "0.400", "0.750 so far", "—"]
+    assert table["seconds"].tolist() == ["60", "30", "—", "—"]  # never "None" on the page
     chart = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert chart["layout"]["yaxis"]["title"]["text"] == "validation macro-F1"
 
