@@ -301,14 +301,10 @@ def train_winner_on_all_rows(parent: Path, winner: dict, search: dict, say) -> P
     if steps < search.get("trial_steps", 0):
         say(f"no time left to train the winner on all rows ({steps} steps would fit)")
         return None
+    # A fresh adapter, not the winning trial's continued: continuing from it (lora.init_from)
+    # measured worse on Banking77 in 3 of 3 paired seeds (BENCHMARKS.md, quality).
     config = trial_config(resolved, winner["params"], 0, steps).replace(name="winner-all-rows")
-    start = warm_start(config, Path(winner["run_dir"]))
-    if start:
-        config = config.replace(lora={"init_from": start})
-    search["warm_start"] = bool(start)
-    write_search(parent, search)
-    continued = ", continuing from the winning trial's adapter" if start else ""
-    say(f"training the winner on all rows: {steps} steps{continued}")
+    say(f"training the winner on all rows: {steps} steps")
     run_dir = jobs.start_job(config, root=parent / TRIALS_DIR)
     stopping = False
     while jobs.refresh_status(run_dir).get("state") not in runs.FINAL_STATES:
@@ -318,25 +314,6 @@ def train_winner_on_all_rows(parent: Path, winner: dict, search: dict, say) -> P
             stopping = jobs.stop_job(run_dir) or True  # saves the best checkpoint so far
         time.sleep(POLL_S)
     return run_dir if (run_dir / runs.ADAPTER_DIR).exists() else None
-
-
-def warm_start(config: RunConfig, trial_dir: Path) -> str:
-    """The winning trial's adapter, for the all-rows run to continue from (its steps are added,
-    not thrown away; it saw training rows only), or "" where the subsample lacked a label (the
-    head's shape would differ) or the trial left no adapter."""
-    import json
-
-    adapter = trial_dir / runs.ADAPTER_DIR
-    try:
-        saved = json.loads((adapter / "labels.json").read_text()).get("labels")
-    except (OSError, ValueError):
-        return ""
-    if config.model.task == "classification":
-        from core.train.classification import prepare_frames
-
-        if saved != prepare_frames(config)[2]:
-            return ""
-    return str(adapter)
 
 
 def measured_speed(trial: dict, config: RunConfig) -> tuple[float, float]:
@@ -389,8 +366,6 @@ def explain_winner(search: dict, winner: dict, result: dict, final_name: str) ->
         text += f" against {first['value']:.3f} for the default settings (trial 1)"
     if search.get("subsampled"):
         trained = "all rows" if final_name.endswith("winner-all-rows") else "the subsample only"
-        if trained == "all rows" and search.get("warm_start"):
-            trained += ", continuing from the winning trial's adapter"
         text += f"; trials used a subsample of the rows, the adapter was trained on {trained}"
     if "accuracy" in result:
         text += f". The adapter's validation accuracy: {result['accuracy']:.1%}"

@@ -75,19 +75,3 @@ def test_an_adapter_trained_on_other_labels_is_refused(tiny_bert, tmp_path):
     model.config.classifier_pooling = "mean"
     with pytest.raises(ConfigError, match="pools tokens by cls.*set model.pooling to cls"):
         check_adapter_labels(str(tmp_path / "adapter"), ["a", "b"], model)
-
-
-def test_the_winner_continues_from_its_trial_only_where_the_labels_match(tmp_path):
-    from core.search_trials import warm_start
-    from tests.conftest import write_reviews
-
-    data = write_reviews(tmp_path / "reviews.csv", rows=40)  # labels "negative", "positive"
-    config = RunConfig().replace(data={"path": str(data)})
-    trial = tmp_path / "trial"
-    (trial / "adapter").mkdir(parents=True)
-    assert warm_start(config, trial) == ""  # no labels.json: no adapter to continue from
-    labels = sorted({line.rsplit(",", 1)[1].strip() for line in data.read_text().splitlines()[1:]})
-    (trial / "adapter" / "labels.json").write_text(json.dumps({"labels": labels}))
-    assert warm_start(config, trial) == str(trial / "adapter")
-    (trial / "adapter" / "labels.json").write_text(json.dumps({"labels": labels[:1]}))
-    assert warm_start(config, trial) == ""  # the subsample lacked a label
