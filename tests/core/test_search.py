@@ -128,22 +128,25 @@ def test_the_trials_chart_marks_pruned_trials_and_the_winner():
     assert list(traces["trial 3 (complete)"]["x"]) == [120, 150]
 
 
-@pytest.mark.slow
-def test_a_short_search_trains_trials_as_runs_and_promotes_the_best(
-    tiny_bert, reviews_csv, data_root
-):
+def short_search(data, model, minutes: float):
+    """(parent run, final status, search.json) of a real Auto search on `data` with `model`."""
     from core.presets import resolve_preset
     from core.search import create_search
     from core.search_run import run_search
 
-    config, _ = resolve_preset(
-        _config(reviews_csv).replace(model={"name_or_path": str(tiny_bert)}), "Auto"
-    )
+    config, _ = resolve_preset(_config(data).replace(model={"name_or_path": str(model)}), "Auto")
     parent = runs.create_run(config.replace(name="auto"))
-    create_search(parent, budget_minutes=1.0)
+    create_search(parent, budget_minutes=minutes)
     status = run_search(parent, say=lambda _: None)
-    search = read_search(parent)
     assert status["state"] == "completed", runs.tail_log(parent)
+    return parent, status, read_search(parent)
+
+
+@pytest.mark.slow
+def test_a_short_search_trains_trials_as_runs_and_promotes_the_best(
+    tiny_bert, reviews_csv, data_root
+):
+    parent, status, search = short_search(reviews_csv, tiny_bert, minutes=1.0)
     assert search["trials"][0]["params"]["learning_rate"] == 3e-3  # the measured default first
     assert all((parent / "trials").glob("*/config.yaml"))
     winner = best_trial(search)
@@ -239,21 +242,11 @@ def test_on_subsampled_data_the_winner_is_trained_again_on_all_rows(
     tiny_bert, tmp_path, data_root, monkeypatch
 ):
     from core import search_trials
-    from core.presets import resolve_preset
-    from core.search import create_search
-    from core.search_run import run_search
 
     monkeypatch.setattr(search_trials, "MAX_SEARCH_ROWS", 60)  # 240 rows: 192 train, subsampled
     monkeypatch.setattr(search_trials, "MIN_TRIALS", 1)
     data = write_reviews(tmp_path / "reviews.csv", rows=240)
-    config, _ = resolve_preset(
-        _config(data).replace(model={"name_or_path": str(tiny_bert)}), "Auto"
-    )
-    parent = runs.create_run(config.replace(name="auto"))
-    create_search(parent, budget_minutes=1.5)
-    status = run_search(parent, say=lambda _: None)
-    search = read_search(parent)
-    assert status["state"] == "completed", runs.tail_log(parent)
+    parent, status, search = short_search(data, tiny_bert, minutes=1.5)
     assert search["subsampled"]
     final = Path(search["winner"]["final_run_dir"])
     assert final.name.endswith("winner-all-rows")
