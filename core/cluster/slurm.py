@@ -60,8 +60,17 @@ def unavailable_reason() -> str:
     )
 
 
+NO_CONFIG = "Could not establish a configuration source"  # Slurm without a slurm.conf
+
+
 def plain_reason(stderr: str) -> str:
-    """Slurm's error lines without the "sbatch: error:" prefixes, each said once."""
+    """Slurm's error lines without the "sbatch: error:" prefixes, each said once; where Slurm found
+    no slurm.conf (every command fails the same way), its last line and the fix instead."""
+    if NO_CONFIG in stderr:
+        return (
+            f"{NO_CONFIG} (this machine has no slurm.conf: set SLURM_CONF to the cluster's, or "
+            "run the app on a login node of the cluster)"
+        )
     lines = []
     for line in stderr.splitlines():
         text = line.split(": error: ", 1)[-1].split(": fatal: ", 1)[-1].strip()
@@ -102,12 +111,6 @@ def partitions() -> list[str]:
     """
     result = _run(["sinfo", "-h", "-o", "%P"])
     if result.returncode != 0:
-        if "configuration source" in result.stderr:  # Slurm found no slurm.conf to read
-            raise SlurmError(
-                "sinfo cannot reach a cluster: Could not establish a configuration source (this "
-                "machine has no slurm.conf: set SLURM_CONF to the cluster's, or run the app on a "
-                "login node of the cluster)"
-            )
         raise SlurmError(f"sinfo cannot reach a cluster: {plain_reason(result.stderr)}")
     names = result.stdout.split()
     return sorted((name.rstrip("*") for name in names), key=lambda n: f"{n}*" not in names)
