@@ -147,8 +147,10 @@ def resolve_plan(preset_name: str, train_rows: int, token_p95: int = 0, max_leng
 
 
 def apply_plan(config: RunConfig, plan: Plan) -> RunConfig:
-    """The config with the plan's numbers (the data and model stay as they are)."""
+    """The config with the plan's numbers (the data and model stay as they are). An adapter to
+    start from (lora.init_from) keeps its rank and scale: another rank could not load it."""
     preset = PRESETS["Balanced" if plan.preset == "Auto" else plan.preset]
+    lora = {"r": preset.lora_r, "alpha": 2 * preset.lora_r} if not config.lora.init_from else {}
     return config.replace(
         training={
             "learning_rate": preset.learning_rate,
@@ -160,7 +162,7 @@ def apply_plan(config: RunConfig, plan: Plan) -> RunConfig:
             "early_stopping_patience": plan.patience,
             "max_length": plan.max_length,
         },
-        lora={"r": preset.lora_r, "alpha": 2 * preset.lora_r},
+        lora=lora,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from core import jobs, runs
@@ -95,7 +96,11 @@ def trial_config(
             "eval_steps": min(steps, eval_every or evaluation_every(steps)),
             "early_stopping_patience": 0,  # ASHA decides; the best checkpoint is still kept
         },
-        lora={"r": int(params["lora_r"]), "alpha": 2 * int(params["lora_r"])},
+        # An adapter to start from (lora.init_from) fixes the rank (search_loop) and its scale.
+        lora={
+            "r": int(params["lora_r"]),
+            "alpha": base.lora.alpha if base.lora.init_from else 2 * int(params["lora_r"]),
+        },
         name=f"trial-{number}",
     )
 
@@ -167,6 +172,14 @@ def describe_params(params: dict) -> str:
     )
 
 
+def fitted_space(base: RunConfig, space: SearchSpace) -> tuple[SearchSpace, dict]:
+    """(space, first trial's settings) for this run: an adapter to start from (lora.init_from)
+    has one rank, so every trial keeps it (another rank could not load its weights)."""
+    if not base.lora.init_from:
+        return space, dict(FIRST_TRIAL)
+    return replace(space, ranks=(base.lora.r,)), {**FIRST_TRIAL, "lora_r": base.lora.r}
+
+
 def search_loop(parent: Path, stop, say) -> None:
     """Ask, run and tell trials until the search's share of the budget is spent."""
     from optuna.trial import TrialState
@@ -176,6 +189,7 @@ def search_loop(parent: Path, stop, say) -> None:
     space = SearchSpace(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in search["space"].items()}
     )
+    space, first = fitted_space(base, space)
     trial_base, subsampled = search_data(base, parent)
     if subsampled:  # steps for the subsample's size, not the whole data's
         from core.presets import resolve_preset
@@ -194,7 +208,7 @@ def search_loop(parent: Path, stop, say) -> None:
     )
     write_search(parent, search)
     study = make_study(parent, base.training.seed)
-    study.enqueue_trial(FIRST_TRIAL)
+    study.enqueue_trial(first)
     per_step = 0.0  # measured seconds per step, start-up included (0: no trial ended yet)
     while not stop.requested:
         left = deadline - time.time()

@@ -21,6 +21,7 @@ from core.models import resolve_model_path
 from core.paths import PathRefused, confine_config, confine_start_adapter
 from core.settings import ConfigError, RunConfig, describe
 from core.tracking import tensorboard_available
+from core.train.adapters import start_adapter_problem
 from pages.cluster import cluster_section
 from pages.common import get_config, require_router, set_config, setting_input
 from pages.common import hardware as common_hardware
@@ -241,11 +242,14 @@ def _checks(config: RunConfig, hardware) -> bool:
         show = st.error if problem.severity == ERROR else st.warning
         where = " (on this machine)" if problem.scope == "machine" else ""
         show(f"**{problem.setting}**{where}: {problem.message}")
+    adapter = start_adapter_problem(config)
+    if adapter:
+        st.error(adapter, icon=":material/error:")
     strategy, explanation = effective_strategy(config, hardware)
     st.info(f"On this machine ({hardware.device_label}) this runs as **{strategy}**: {explanation}")
-    if not problems:
+    if not problems and not adapter:
         st.success("No problems found.", icon=":material/check_circle:")
-    return not any(p.severity == ERROR for p in problems)
+    return not adapter and not any(p.severity == ERROR for p in problems)
 
 
 def _exports(config: RunConfig, hardware) -> None:

@@ -34,13 +34,16 @@ def expert_settings(section: str) -> list[str]:
 
 
 def launch_problems(config) -> list[str]:
-    """Reasons this config cannot be started from here (several nodes, an engine that cannot run)."""
+    """Reasons this config cannot be started from here (several nodes, an engine that cannot run,
+    an adapter to start from that does not fit)."""
     from core.launch.local import effective_strategy
+    from core.train.adapters import start_adapter_problem
 
     if config.parallel.nodes > 1:
         return ["Several nodes: submit the Slurm script from the Expert settings page."]
     strategy, why = effective_strategy(config, hardware())
-    return [f"Parallel settings: {why}"] if strategy == "none" else []
+    problems = [f"Parallel settings: {why}"] if strategy == "none" else []
+    return problems + list(filter(None, [start_adapter_problem(config)]))
 
 
 config = get_config()

@@ -77,12 +77,9 @@ def target_modules(names: list[str]):
 def attach_adapter(model, config: RunConfig, task_type: str):
     """Wrap `model` in a peft LoRA adapter (rsLoRA / DoRA as configured), or return it unchanged
     for method 'full'. `task_type` is a peft TaskType name: SEQ_CLS, CAUSAL_LM or SEQ_2_SEQ_LM."""
+    if config.lora.init_from:
+        check_start_adapter(config)
     if config.lora.method == "full":
-        if config.lora.init_from:
-            raise ConfigError(
-                "lora.init_from starts a LoRA adapter from a saved one, and this run trains every "
-                "weight (method full). Set the method to lora, or leave lora.init_from empty."
-            )
         return model
     from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
 
@@ -107,12 +104,116 @@ def attach_adapter(model, config: RunConfig, task_type: str):
     return trainable_in_fp32(model)
 
 
-def load_adapter_weights(model, folder: str) -> None:
-    """Copy a saved adapter's weights (LoRA matrices and modules_to_save, e.g. a classifier head)
-    into `model`'s freshly made adapter of the same shape.
+def check_start_adapter(
+    config: RunConfig, labels: list[str] | None = None, pooling: str | None = None
+) -> None:
+    """Refuse an adapter to start from (lora.init_from) that cannot fit this run, from its files
+    alone, so the Experts page, the Train page and `core.fit` can say so before Start: a missing
+    folder, full fine-tuning, another rank, target layers, DoRA setting, task, base model, labels
+    (when `labels`, the data's sorted label names, is given) or pooling (`pooling`: the run's
+    resolved one; else the setting, when it is not auto). The weights' shapes are checked again
+    when they load (load_adapter_weights).
 
     Raises:
-        ConfigError: the folder holds no adapter, or one of another shape (rank, target layers,
+        ConfigError: what does not fit, and the fix.
+    """
+    import json
+    from pathlib import Path
+
+    folder = config.lora.init_from
+    if config.lora.method == "full":
+        raise ConfigError(
+            "lora.init_from starts a LoRA adapter from a saved one, and this run trains every "
+            "weight (method full). Set the method to lora, or leave lora.init_from empty."
+        )
+    path = Path(folder).expanduser()
+    try:
+        saved = json.loads((path / "adapter_config.json").read_text())
+    except (OSError, ValueError):
+        raise ConfigError(
+            f"lora.init_from: {folder} holds no adapter (no readable adapter_config.json there). "
+            "Point it at a run's adapter/ folder, or leave it empty to start a fresh adapter."
+        ) from None
+    try:
+        meta = json.loads((path / "labels.json").read_text())
+    except (OSError, ValueError):
+        meta = {}  # not an adapter this app saved: the weights' shapes still decide
+    ours = config.lora
+    targets = target_modules(ours.target_modules)
+    differences = [
+        (f"rank {saved.get('r')}", f"lora.r to {saved.get('r')}")
+        if saved.get("r") != ours.r
+        else None,
+        (f"DoRA {'on' if saved.get('use_dora') else 'off'}", "lora.use_dora to match")
+        if bool(saved.get("use_dora")) != ours.use_dora
+        else None,
+        (
+            f"target layers {', '.join(sorted(saved['target_modules']))}",
+            "lora.target_modules to them",
+        )
+        if isinstance(targets, list)
+        and isinstance(saved.get("target_modules"), list)
+        and sorted(saved["target_modules"]) != sorted(targets)
+        else None,
+        (f"task {meta['task']}", f"model.task to {meta['task']}")
+        if meta.get("task") and meta["task"] != config.model.task
+        else None,
+        (f"base model {meta['base_model']}", f"model.name_or_path to {meta['base_model']}")
+        if meta.get("base_model") and meta["base_model"] != config.model.name_or_path
+        else None,
+    ]
+    found = [pair for pair in differences if pair]
+    if found:
+        what, fix = found[0]
+        raise ConfigError(
+            f"lora.init_from: the adapter in {folder} was trained with {what}, unlike this run: "
+            f"set {fix}, or leave lora.init_from empty."
+        )
+    names = [str(name) for name in meta.get("labels", [])]
+    if labels is not None and names and names != list(labels):
+        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+        ours_shown = ", ".join(labels[:5]) + (", …" if len(labels) > 5 else "")
+        raise ConfigError(
+            f"lora.init_from: the adapter in {folder} learned {len(names)} labels ({shown}) and "
+            f"this data has {len(labels)} ({ours_shown}). Start from an adapter trained on the "
+            "same labels, or leave lora.init_from empty."
+        )
+    pooling = pooling or (config.model.pooling if config.model.pooling != "auto" else None)
+    if meta.get("pooling") and pooling and meta["pooling"] != pooling:
+        raise ConfigError(
+            f"lora.init_from: the adapter in {folder} pools tokens by {meta['pooling']} and this "
+            f"run by {pooling}: set model.pooling to {meta['pooling']}."
+        )
+
+
+def start_adapter_problem(config: RunConfig) -> str:
+    """Why this run's lora.init_from cannot start it ("" when it can, or when none is set), for
+    the pages and `core.fit` before Start. Reads the data's labels for a classifier.
+
+    The data's own errors are not reported here (the data checks say them)."""
+    if not config.lora.init_from:
+        return ""
+    labels = None
+    if config.model.task == "classification" and config.data.path:
+        from core.train.classification import prepare_frames
+
+        try:
+            labels = prepare_frames(config)[2]
+        except (OSError, ValueError):  # DataError is a ValueError
+            labels = None
+    try:
+        check_start_adapter(config, labels)
+    except ConfigError as err:
+        return str(err)
+    return ""
+
+
+def load_adapter_weights(model, folder: str) -> None:
+    """Copy a saved adapter's weights (LoRA matrices and modules_to_save, e.g. a classifier head)
+    into `model`'s freshly made adapter of the same shape (check_start_adapter has read its files).
+
+    Raises:
+        ConfigError: the adapter is of another shape (rank, target layers,
             number of labels) than this run's.
     """
     from pathlib import Path
@@ -120,13 +221,7 @@ def load_adapter_weights(model, folder: str) -> None:
     from peft import set_peft_model_state_dict
     from peft.utils import load_peft_weights
 
-    path = Path(folder).expanduser()
-    if not (path / "adapter_config.json").is_file():
-        raise ConfigError(
-            f"lora.init_from: {folder} holds no adapter (no adapter_config.json there). Point it "
-            "at a run's adapter/ folder, or leave it empty to start a fresh adapter."
-        )
-    weights = load_peft_weights(str(path), device="cpu")
+    weights = load_peft_weights(str(Path(folder).expanduser()), device="cpu")
     fix = "use the rank, target layers and labels of the run that saved it"
     try:
         result = set_peft_model_state_dict(model, weights)

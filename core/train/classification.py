@@ -94,38 +94,6 @@ def load_base(config: RunConfig, model_path: str, labels: list[str], precision: 
     return model, tokenizer
 
 
-def check_adapter_labels(folder: str, labels: list[str], model) -> None:
-    """An adapter to start from (lora.init_from) must have learned these labels, in this order,
-    with this pooling: its head's rows are the labels' scores.
-
-    Raises:
-        ConfigError: the adapter's labels.json names other labels or another pooling.
-    """
-    import json
-    from pathlib import Path
-
-    from core.settings import ConfigError
-
-    try:
-        meta = json.loads((Path(folder).expanduser() / "labels.json").read_text())
-    except (OSError, ValueError):
-        return  # not a classifier's adapter from this app: the weights' shapes still decide
-    saved = [str(name) for name in meta.get("labels", [])]
-    if saved and saved != labels:
-        raise ConfigError(
-            f"lora.init_from: the adapter in {folder} learned {len(saved)} labels "
-            f"({', '.join(saved[:5])}{', …' if len(saved) > 5 else ''}) and this data has "
-            f"{len(labels)} ({', '.join(labels[:5])}{', …' if len(labels) > 5 else ''}). Start "
-            "from an adapter trained on the same labels, or leave lora.init_from empty."
-        )
-    pooling = getattr(model.config, "classifier_pooling", None)
-    if meta.get("pooling") and pooling and meta["pooling"] != pooling:
-        raise ConfigError(
-            f"lora.init_from: the adapter in {folder} pools tokens by {meta['pooling']} and this "
-            f"run by {pooling}: set model.pooling to {meta['pooling']}."
-        )
-
-
 def classification_metrics(logits: np.ndarray, label_ids: np.ndarray, n_labels: int) -> dict:
     """Accuracy, macro-F1 and the confusion matrix (rows: true label, columns: predicted)."""
     predicted = logits.argmax(axis=-1)

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.settings import RunConfig
 from core.train import speed
-from core.train.adapters import attach_adapter
+from core.train.adapters import attach_adapter, check_start_adapter
 
 
 @dataclass
@@ -72,7 +72,7 @@ def _prepare_classification(
     if resuming:  # the checkpoint holds the trained head
         print("head start: skipped (resuming: the checkpoint holds the head)", flush=True)
     elif config.lora.init_from:
-        classification.check_adapter_labels(config.lora.init_from, labels, model)
+        check_start_adapter(config, labels, pooling=model.config.classifier_pooling)
         print(f"head start: from the adapter in {config.lora.init_from}", flush=True)
     else:
         _start_head(config, model, datasets["train"], collator, len(labels))

@@ -1,5 +1,6 @@
 """The experts' page: edits the shared config, shows checks and the generated files, saves and opens."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -186,5 +187,22 @@ def test_an_adapter_to_start_from_is_taken_from_allowed_folders_only(data_root):
     assert "not a file or folder this app can read" in " ".join(e.value for e in at.error)
     assert at.session_state["config"].lora.init_from == ""
     widget(at, "text_input", "expert.lora.init_from").input(str(adapter)).run()
-    assert not at.exception and not at.error
     assert at.session_state["config"].lora.init_from == str(adapter.resolve())
+    # Kept, and checked before Start: an empty folder holds no adapter, so the run waits.
+    assert "holds no adapter" in " ".join(e.value for e in at.error)
+    assert widget(at, "button", "expert.run").disabled
+    rank = at.session_state["config"].lora.r
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": rank, "peft_type": "LORA"}))
+    at.run()
+    assert not at.exception and not at.error
+
+
+def test_an_adapter_of_another_rank_is_refused_before_start(data_root):
+    adapter = data_root / "runs" / "20261127-earlier" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 64, "peft_type": "LORA"}))
+    at = open_page()
+    widget(at, "text_input", "expert.lora.init_from").input(str(adapter)).run()
+    assert "trained with rank 64" in " ".join(e.value for e in at.error)
+    assert "set lora.r to 64" in " ".join(e.value for e in at.error)
+    assert widget(at, "button", "expert.run").disabled

@@ -53,6 +53,23 @@ def test_auto_from_the_results_page_opens_with_its_budget(app, reviews_csv):
     assert button(app, "Start training").disabled
 
 
+def test_an_adapter_to_start_from_that_cannot_fit_blocks_start_with_the_fix(
+    app, reviews_csv, tmp_path
+):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 16, "peft_type": "LORA"}))
+    (adapter / "labels.json").write_text(json.dumps({"labels": ["sports", "world"]}))
+    app.session_state["config"] = app.session_state["config"].replace(
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"},
+        lora={"init_from": str(adapter), "r": 16},
+    )
+    app.session_state["preset"] = "Quick"
+    go(app, "pages/train.py")
+    assert "learned 2 labels (sports, world)" in texts(app.warning)
+    assert button(app, "Start training").disabled
+
+
 def test_expert_mode_shows_every_training_setting(app):
     app.session_state["mode"] = "Expert"
     go(app, "pages/train.py")

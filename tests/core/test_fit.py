@@ -40,6 +40,24 @@ def test_bad_input_exits_2_with_a_message_not_a_traceback(
     assert message in err and "Traceback" not in err
 
 
+def test_an_adapter_of_other_labels_is_refused_before_a_run_is_made(
+    reviews_csv, tmp_path, data_root, capsys
+):
+    import json
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 16, "peft_type": "LORA"}))
+    meta = {"labels": ["sports", "world"], "task": "classification"}
+    (adapter / "labels.json").write_text(json.dumps(meta))
+    out = tmp_path / "run"
+    argv = ["--data", str(reviews_csv), "--preset", "quick", "--out", str(out)]
+    assert fit(parse_args([*argv, "--set", f"lora.init_from={adapter}", "--set", "lora.r=16"])) == 2
+    err = capsys.readouterr().err
+    assert "learned 2 labels (sports, world)" in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_a_missing_file_and_a_used_out_folder_are_refused(reviews_csv, tmp_path, data_root, capsys):
     assert fit(parse_args(["--data", str(tmp_path / "none.csv")])) == 2
     assert "No file at" in capsys.readouterr().err

@@ -48,6 +48,15 @@ def test_the_plan_lands_in_the_config_the_trainer_reads():
     assert config.lora.r == PRESETS["Balanced"].lora_r
 
 
+def test_an_adapter_to_start_from_keeps_its_rank_under_every_preset():
+    config = RunConfig().replace(lora={"r": 4, "alpha": 12, "init_from": "runs/earlier/adapter"})
+    for name in PRESET_NAMES:
+        resolved = apply_plan(config, resolve_plan(name, 500, 40, 128))
+        assert (resolved.lora.r, resolved.lora.alpha) == (4, 12), name
+    fresh = apply_plan(RunConfig(), resolve_plan("Thorough", 500, 40, 128))
+    assert fresh.lora.r == PRESETS["Thorough"].lora_r
+
+
 def test_resolve_preset_reads_rows_and_lengths_from_the_data(reviews_csv):
     config = RunConfig().replace(
         data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"}

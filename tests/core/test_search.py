@@ -62,6 +62,20 @@ def test_a_trial_config_carries_its_settings_and_a_fixed_length():
     assert config.training.eval_steps == 20 and config.training.early_stopping_patience == 0
 
 
+def test_an_adapter_to_start_from_fixes_every_trials_rank_and_scale():
+    """Auto over lora.init_from: a trial of another rank could not load the adapter's weights."""
+    from core.search import SearchSpace
+    from core.search_trials import fitted_space
+
+    base = RunConfig().replace(lora={"r": 4, "alpha": 8, "init_from": "runs/earlier/adapter"})
+    space, first = fitted_space(base, SearchSpace())
+    assert space.ranks == (4,) and first["lora_r"] == 4
+    assert space.distributions()["lora_r"].choices == (4,)
+    config = trial_config(base, {**first, "learning_rate": 1e-3}, number=1, steps=120)
+    assert (config.lora.r, config.lora.alpha, config.lora.init_from) == (4, 8, base.lora.init_from)
+    assert fitted_space(RunConfig(), SearchSpace())[0].ranks == SearchSpace().ranks
+
+
 def test_a_shortened_trial_evaluates_at_the_same_steps_as_the_others():
     """The pruner compares k-th evaluations: they must be the same training length in all trials."""
     params = {"learning_rate": 1e-3, "lora_r": 8, "batch_size": 16}

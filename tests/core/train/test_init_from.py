@@ -48,30 +48,65 @@ def test_a_run_starts_from_the_saved_adapter_and_head(tiny_bert, tmp_path):
 
 
 def test_an_adapter_of_another_shape_or_none_at_all_is_refused_with_the_fix(tiny_bert, tmp_path):
-    saved_adapter(tiny_bert, tmp_path / "adapter")
-    with pytest.raises(ConfigError, match="does not fit this run.*use the rank, target layers"):
-        classifier(tiny_bert, r=8, alpha=16, init_from=str(tmp_path / "adapter"))
-    with pytest.raises(ConfigError, match="does not fit this run.*missing there"):
-        classifier(
-            tiny_bert, target_modules=["query", "value", "key"], init_from=str(tmp_path / "adapter")
-        )
+    adapter = tmp_path / "adapter"
+    saved_adapter(tiny_bert, adapter)
+    with pytest.raises(ConfigError, match="trained with rank 4.*set lora.r to 4"):
+        classifier(tiny_bert, r=8, alpha=16, init_from=str(adapter))
+    with pytest.raises(ConfigError, match="target layers query, value.*lora.target_modules"):
+        classifier(tiny_bert, target_modules=["query", "value", "key"], init_from=str(adapter))
     with pytest.raises(ConfigError, match="holds no adapter.*adapter/ folder"):
         classifier(tiny_bert, init_from=str(tmp_path))
     with pytest.raises(ConfigError, match="method full"):
-        classifier(tiny_bert, method="full", init_from=str(tmp_path / "adapter"))
+        classifier(tiny_bert, method="full", init_from=str(adapter))
+    (adapter / "labels.json").unlink()  # not this app's adapter: the weights' shapes decide
+    from transformers import AutoModelForSequenceClassification
+
+    three = AutoModelForSequenceClassification.from_pretrained(
+        tiny_bert, num_labels=3, ignore_mismatched_sizes=True
+    )
+    config = RunConfig().replace(lora={"r": 4, "alpha": 8, "init_from": str(adapter)})
+    with pytest.raises(ConfigError, match="does not fit this run.*use the rank, target layers"):
+        attach_adapter(three, config, "SEQ_CLS")
 
 
-def test_an_adapter_trained_on_other_labels_is_refused(tiny_bert, tmp_path):
-    from core.train.classification import check_adapter_labels
+def test_an_adapter_trained_on_other_labels_task_base_or_pooling_is_refused(tiny_bert, tmp_path):
+    from core.train.adapters import check_start_adapter
 
-    saved_adapter(tiny_bert, tmp_path / "adapter", labels=("a", "b"))
-    model = classifier(tiny_bert)
-    model.config.classifier_pooling = "cls"
-    check_adapter_labels(str(tmp_path / "adapter"), ["a", "b"], model)  # the same: accepted
+    adapter = tmp_path / "adapter"
+    saved_adapter(tiny_bert, adapter, labels=("a", "b"))
+    config = RunConfig().replace(lora={"r": 4, "alpha": 8, "init_from": str(adapter)})
+    check_start_adapter(config, ["a", "b"], pooling="cls")  # the same: accepted
     with pytest.raises(
         ConfigError, match="learned 2 labels \\(a, b\\) and this data has 2 \\(neg, pos\\)"
     ):
-        check_adapter_labels(str(tmp_path / "adapter"), ["neg", "pos"], model)
-    model.config.classifier_pooling = "mean"
+        check_start_adapter(config, ["neg", "pos"], pooling="cls")
     with pytest.raises(ConfigError, match="pools tokens by cls.*set model.pooling to cls"):
-        check_adapter_labels(str(tmp_path / "adapter"), ["a", "b"], model)
+        check_start_adapter(config, ["a", "b"], pooling="mean")
+    with pytest.raises(ConfigError, match="pools tokens by cls"):  # the setting, when not auto
+        check_start_adapter(config.replace(model={"pooling": "mean"}), ["a", "b"])
+    with pytest.raises(ConfigError, match="task classification.*set model.task"):
+        check_start_adapter(config.replace(model={"task": "causal_lm"}))
+    meta = json.loads((adapter / "labels.json").read_text())
+    (adapter / "labels.json").write_text(json.dumps({**meta, "base_model": "other/model"}))
+    with pytest.raises(ConfigError, match="base model other/model.*model.name_or_path"):
+        check_start_adapter(config)
+
+
+def test_the_data_labels_are_checked_before_start(tiny_bert, tmp_path):
+    """start_adapter_problem reads the data's labels, so the pages and core.fit refuse before
+    Start what the job would refuse after loading the model."""
+    from core.train.adapters import start_adapter_problem
+
+    adapter = tmp_path / "adapter"
+    saved_adapter(tiny_bert, adapter, labels=("neg", "pos"))
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(20)))
+    config = RunConfig().replace(
+        data={"path": str(data), "text_column": "text", "label_column": "label"},
+        lora={"r": 4, "alpha": 8, "init_from": str(adapter)},
+    )
+    assert "learned 2 labels (neg, pos) and this data has 2 (a, b)" in start_adapter_problem(config)
+    meta = json.loads((adapter / "labels.json").read_text())
+    (adapter / "labels.json").write_text(json.dumps({**meta, "labels": ["a", "b"]}))
+    assert start_adapter_problem(config) == ""
+    assert start_adapter_problem(config.replace(lora={"init_from": ""})) == ""
