@@ -58,17 +58,21 @@ PATHS = {"classification": ("a0", "a1", "b"), "causal_lm": ("a0", "a1", "a2", "b
          "realistic_fp32": ("a1", "a2", "b"), "realistic_bf16": ("a1", "a2", "b")}  # fmt: skip
 
 
-def matmul_tflops(dtype=torch.float32, size: int = 1024, repeats: int = 8) -> float:
+def matmul_tflops(
+    dtype=torch.float32, size: int = 1024, repeats: int = 8, shape: tuple[int, int, int] = ()
+) -> float:
     """The best matrix-multiply throughput in this dtype now, at the thread count in use (the MFU
-    denominator: what this machine gives right now, with others' load)."""
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    denominator: what this machine gives right now, with others' load). `shape` (m, k, n) times an
+    m x k @ k x n product instead of the square one of `size`."""
+    m, k, n = shape or (size, size, size)
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
     best = 0.0
     for _ in range(2):
         a @ b
         start = time.perf_counter()
         for _ in range(repeats):
             a @ b
-        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start) / 1e12)
+        best = max(best, 2 * m * k * n * repeats / (time.perf_counter() - start) / 1e12)
     return best
 
 

@@ -244,8 +244,11 @@ def better_than_guessing_p(accuracy: float, chance: float, n_rows: int) -> float
 
 
 def suggest_next_run(preset_used: str | None) -> dict:
-    """The one-click next try after a weak run: Auto for 5 minutes, or 15 after a short Auto run."""
-    minutes = 15 if (preset_used or "").lower() == "auto" else 5
+    """The one-click next try after a weak run: Auto at its default budget, or 15 minutes after
+    an Auto run."""
+    from core.search import DEFAULT_BUDGET_MINUTES
+
+    minutes = 15 if (preset_used or "").lower() == "auto" else round(DEFAULT_BUDGET_MINUTES)
     return {"preset": "Auto", "minutes": minutes, "label": f"Run Auto for {minutes} minutes"}
 
 

@@ -20,9 +20,8 @@ from pathlib import Path
 from core import jobs, runs
 from core.data.load import DataError, load_table
 from core.presets import PRESET_NAMES, resolve_preset
+from core.search import DEFAULT_BUDGET_MINUTES
 from core.settings import EMBEDDED_MODEL, TASKS, ConfigError, RunConfig
-
-DEFAULT_BUDGET_MINUTES = 5.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

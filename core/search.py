@@ -35,6 +35,7 @@ from core.settings import RunConfig
 SEARCH_FILE = "search.json"
 STUDY_FILE = "study.journal"
 TRIALS_DIR = "trials"
+DEFAULT_BUDGET_MINUTES = 5.0  # Auto's budget unless the user sets one (Train page, core.fit)
 MAX_SEARCH_ROWS = 2000  # training rows per trial; more are subsampled (2 CPU cores: ~1 s/step)
 FINAL_SHARE = 0.4  # of the budget kept for training the winner on all rows (subsampled data)
 # Trials are sized so that this many fit the search's share of the budget: with 3, the 10-minute

@@ -12,10 +12,14 @@ import streamlit as st
 
 from core import jobs, runs
 from core.plots.trials import trials_figure
-from core.search import SearchSpace, minimum_budget_s, read_search, suggested_budget_s
+from core.search import (
+    DEFAULT_BUDGET_MINUTES,
+    SearchSpace,
+    minimum_budget_s,
+    read_search,
+    suggested_budget_s,
+)
 from pages.common import hardware, is_expert
-
-DEFAULT_BUDGET_MINUTES = 5.0
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
