@@ -89,9 +89,10 @@ def main(argv=None) -> int:
         counter = CountingCollator(trainer.data_collator)
         trainer.data_collator = counter
         activities = [torch.profiler.ProfilerActivity.CPU]
-        schedule = torch.profiler.schedule(wait=0, warmup=1, active=args.steps)
+        # One cycle (warm-up step, then the profiled ones), its events kept after it closes.
+        schedule = torch.profiler.schedule(wait=0, warmup=1, active=args.steps, repeat=1)
         with torch.profiler.profile(
-            activities=activities, schedule=schedule, record_shapes=True
+            activities=activities, schedule=schedule, record_shapes=True, acc_events=True
         ) as profiler:
             stepper = Stepper(profiler)
             trainer.add_callback(stepper)
