@@ -72,6 +72,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--steps", type=int, default=3, help="profiled steps (after one warm-up)")
+    parser.add_argument(
+        "--lora-dropout", type=float, default=-1.0, help="LoRA dropout (default: the app's)"
+    )
     parser.add_argument("--json", default="", help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -85,6 +88,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         config = setup_configs(work, ["realistic_fp32"], 0)["realistic_fp32"]
+        if args.lora_dropout >= 0:  # what LoRA's dropout masks cost (a recipe change, not a path)
+            config = config.replace(lora={"dropout": args.lora_dropout})
         model, trainer = app_path(config, args.steps + 1, work, None, bf16=bf16)
         counter = CountingCollator(trainer.data_collator)
         trainer.data_collator = counter
@@ -111,6 +116,7 @@ def main(argv=None) -> int:
     total = sum(own.values()) or 1.0
     result = {
         "dtype": args.dtype,
+        "lora_dropout": config.lora.dropout,
         "threads": torch.get_num_threads(),
         "profiled_steps": len(stepper.times) - 1,
         "step_s": seconds / max(1, len(stepper.times) - 1),
