@@ -164,7 +164,7 @@ def fit(args: argparse.Namespace) -> int:
     """Run the whole path; return the exit code (0 trained, 1 training failed, 2 bad input)."""
     try:
         config, plan = build_config(args)
-        from core.train.adapters import start_adapter_problem
+        from core.train.preflight import start_adapter_problem
 
         if problem := start_adapter_problem(config):
             raise ConfigError(problem)

@@ -21,7 +21,7 @@ from core.models import resolve_model_path
 from core.paths import PathRefused, confine_config, confine_start_adapter
 from core.settings import ConfigError, RunConfig, describe
 from core.tracking import tensorboard_available
-from core.train.adapters import start_adapter_problem
+from core.train.preflight import start_adapter_problem
 from pages.cluster import cluster_section
 from pages.common import get_config, require_router, set_config, setting_input
 from pages.common import hardware as common_hardware

@@ -37,7 +37,7 @@ def launch_problems(config) -> list[str]:
     """Reasons this config cannot be started from here (several nodes, an engine that cannot run,
     an adapter to start from that does not fit)."""
     from core.launch.local import effective_strategy
-    from core.train.adapters import start_adapter_problem
+    from core.train.preflight import start_adapter_problem
 
     if config.parallel.nodes > 1:
         return ["Several nodes: submit the Slurm script from the Expert settings page."]

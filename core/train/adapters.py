@@ -186,28 +186,6 @@ def check_start_adapter(
         )
 
 
-def start_adapter_problem(config: RunConfig) -> str:
-    """Why this run's lora.init_from cannot start it ("" when it can, or when none is set), for
-    the pages and `core.fit` before Start. Reads the data's labels for a classifier.
-
-    The data's own errors are not reported here (the data checks say them)."""
-    if not config.lora.init_from:
-        return ""
-    labels = None
-    if config.model.task == "classification" and config.data.path:
-        from core.train.classification import prepare_frames
-
-        try:
-            labels = prepare_frames(config)[2]
-        except (OSError, ValueError):  # DataError is a ValueError
-            labels = None
-    try:
-        check_start_adapter(config, labels)
-    except ConfigError as err:
-        return str(err)
-    return ""
-
-
 def load_adapter_weights(model, folder: str) -> None:
     """Copy a saved adapter's weights (LoRA matrices and modules_to_save, e.g. a classifier head)
     into `model`'s freshly made adapter of the same shape (check_start_adapter has read its files).

@@ -95,7 +95,7 @@ def test_an_adapter_trained_on_other_labels_task_base_or_pooling_is_refused(tiny
 def test_the_data_labels_are_checked_before_start(tiny_bert, tmp_path):
     """start_adapter_problem reads the data's labels, so the pages and core.fit refuse before
     Start what the job would refuse after loading the model."""
-    from core.train.adapters import start_adapter_problem
+    from core.train.preflight import start_adapter_problem
 
     adapter = tmp_path / "adapter"
     saved_adapter(tiny_bert, adapter, labels=("neg", "pos"))
