@@ -34,16 +34,21 @@ def expert_settings(section: str) -> list[str]:
 
 
 def launch_problems(config) -> list[str]:
-    """Reasons this config cannot be started from here (several nodes, an engine that cannot run,
-    an adapter to start from that does not fit)."""
+    """Reasons this config cannot be started on this machine (several nodes, an engine that cannot
+    run); an adapter to start from is checked for every place (adapter_problems)."""
     from core.launch.local import effective_strategy
-    from core.train.preflight import start_adapter_problem
 
     if config.parallel.nodes > 1:
         return ["Several nodes: submit the Slurm script from the Expert settings page."]
     strategy, why = effective_strategy(config, hardware())
-    problems = [f"Parallel settings: {why}"] if strategy == "none" else []
-    return problems + list(filter(None, [start_adapter_problem(config)]))
+    return [f"Parallel settings: {why}"] if strategy == "none" else []
+
+
+def adapter_problems(config) -> list[str]:
+    """Why the adapter to start from (lora.init_from) cannot start this run, here or on Slurm."""
+    from core.train.preflight import start_adapter_problem
+
+    return list(filter(None, [start_adapter_problem(config)]))
 
 
 config = get_config()
@@ -170,6 +175,7 @@ blocked = [
 ]
 config, cluster, cluster_problems = where_to_run(config, preset)
 blocked += cluster_problems if cluster else launch_problems(config)
+blocked += adapter_problems(config)
 blocked += [budget_problem] if budget_problem else []
 for reason in blocked:
     st.warning(reason, icon=":material/block:")

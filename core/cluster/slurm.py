@@ -166,9 +166,13 @@ def submit(run_dir: Path, options: SlurmOptions | None = None, resume: str | Non
         Slurm's job id; it is also kept in the run directory's slurm.json.
 
     Raises:
-        SlurmError: bad options, no Slurm here, a folder the nodes cannot see, or the cluster
-            refused the job (Slurm's reason). The run directory keeps everything, status says why.
+        SlurmError: bad options, no Slurm here, a folder the nodes cannot see, an adapter to
+            start from that does not fit the run (it would fail only once the job starts on a
+            node, after its wait in the queue), or the cluster refused the job (Slurm's reason).
+            The run directory keeps everything, status says why.
     """
+    from core.train.preflight import start_adapter_problem
+
     options = options or SlurmOptions()
     run_dir = Path(run_dir).resolve()
     problem = "; ".join(options.problems()) or unavailable_reason()
@@ -176,6 +180,8 @@ def submit(run_dir: Path, options: SlurmOptions | None = None, resume: str | Non
     if problem:
         raise SlurmError(problem)
     config = runs.read_config(run_dir)
+    if problem := start_adapter_problem(config):
+        raise SlurmError(problem)
     script = sbatch_script(
         config, str(run_dir / runs.CONFIG_FILE), options, str(run_dir / "slurm-%j.out")
     )

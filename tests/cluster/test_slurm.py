@@ -108,6 +108,19 @@ def test_bad_partition_gives_slurms_reason_and_keeps_the_run(slurm_cluster, tmp_
     assert status["state"] == "failed" and "no-such-partition" in status["message"]
 
 
+def test_an_adapter_to_start_from_that_cannot_fit_is_refused_before_sbatch(slurm_cluster, tmp_path):
+    """It would fail only once a node runs it, after its wait in the queue: refused at submit."""
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"r": 16, "peft_type": "LORA"}')
+    config = RunConfig().replace(lora={"r": 8, "init_from": str(adapter)})
+    run_dir = runs.create_run(config, root=tmp_path / "runs")
+    with pytest.raises(slurm.SlurmError, match="trained with rank 16.*set lora.r to 16"):
+        slurm.submit(run_dir, SlurmOptions())
+    assert not (run_dir / SBATCH_FILE).exists() and not slurm.job_id_of(run_dir)
+    assert (run_dir / runs.CONFIG_FILE).exists()
+
+
 def test_experts_page_submits_to_the_cluster_and_lists_the_job(slurm_cluster, data_root, tmp_path):
     """The page's path: a refused job shows Slurm's reason; an accepted one its id and state."""
     data = write_reviews(tmp_path / "reviews.csv", rows=40)

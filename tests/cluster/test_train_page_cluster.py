@@ -65,6 +65,28 @@ def test_train_page_submits_to_slurm_and_jobs_lists_the_job(
     assert jobs.stop_job(run_dir)
 
 
+@pytest.mark.slurm
+def test_an_adapter_that_cannot_fit_blocks_a_cluster_run_too(
+    slurm_cluster,
+    app,  # noqa: F811
+    reviews_csv,
+    tmp_path,
+):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"r": 16, "peft_type": "LORA"}')
+    (adapter / "labels.json").write_text('{"labels": ["sports", "world"]}')
+    app.session_state["config"] = app.session_state["config"].replace(
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"},
+        lora={"init_from": str(adapter), "r": 16},
+    )
+    app.session_state["preset"] = "Quick"
+    go(app, "pages/train.py")
+    _where(app).set_value("A Slurm cluster").run()
+    assert "learned 2 labels (sports, world)" in texts(app.warning)
+    assert button(app, "Start training").disabled
+
+
 def _stopped_cluster_run(job_id: str):
     run_dir = runs.create_run(RunConfig(name="on the cluster"))
     runs.write_status(run_dir, state="stopped", step=4, total_steps=10, message="Slurm ended it")
