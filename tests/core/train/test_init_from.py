@@ -110,3 +110,28 @@ def test_the_data_labels_are_checked_before_start(tiny_bert, tmp_path):
     (adapter / "labels.json").write_text(json.dumps({**meta, "labels": ["a", "b"]}))
     assert start_adapter_problem(config) == ""
     assert start_adapter_problem(config.replace(lora={"init_from": ""})) == ""
+
+
+def test_the_data_labels_are_read_once_per_version_of_the_file(tmp_path, monkeypatch):
+    """The pages ask on every rerun: the file is read again only when it (or the settings) change."""
+    import os
+
+    import core.data.load
+    from core.train.preflight import data_labels
+
+    reads = []
+    real = core.data.load.load_table
+    monkeypatch.setattr(
+        core.data.load, "load_table", lambda *a, **k: reads.append(1) or real(*a, **k)
+    )
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,label\n" + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(20)))
+    settings = RunConfig().data.model_copy(
+        update={"path": str(data), "text_column": "text", "label_column": "label"}
+    )
+    assert data_labels(settings) == ["a", "b"] == data_labels(settings)
+    assert len(reads) == 1
+    data.write_text(data.read_text() + "row 20,c\n")
+    os.utime(data, ns=(1, 1))  # a new version, even within the file system's time resolution
+    assert data_labels(settings) == ["a", "b", "c"] and len(reads) == 2
+    assert data_labels(settings.model_copy(update={"path": str(tmp_path / "gone.csv")})) is None
