@@ -8,7 +8,10 @@ the embedded MiniLM + LoRA for one epoch in each variant, with the same seed, th
 same validation rows:
 
 - app: everything on (length-bucketed batches);
-- random_batches: the same with random batches instead of length-bucketed ones.
+- random_batches: the same with random batches instead of length-bucketed ones;
+- no_lora_dropout: the same with LoRA's dropout at 0 instead of 0.1 (peft draws a mask over the
+  input of every adapted layer, a third of a realistic-size step's element-wise time:
+  bench/profile_step.py), to decide whether the faster setting costs quality.
 
 (A third variant, torch's dropout against the Poisson-splitting dropout sampler that the app used
 until 2026-11-27, decided that sampler's removal: BENCHMARKS.md.)
@@ -36,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-VARIANTS = ("app", "random_batches")
+VARIANTS = ("app", "random_batches", "no_lora_dropout")
 TRAIN_ROWS, VAL_ROWS = 320, 320
 
 
@@ -92,6 +95,7 @@ def train_once(data: Path, seed: int, variant: str, work: Path, epochs: float = 
             "num_train_epochs": epochs,
             "group_by_length": variant != "random_batches",
         },
+        lora={"dropout": 0.0} if variant == "no_lora_dropout" else {},
     )
     prepared, trainer = app_trainer(config, Path(tempfile.mkdtemp(dir=work)))
     start = time.perf_counter()
@@ -164,7 +168,9 @@ def main(argv=None) -> int:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name in args.datasets.split(","):
             data = write_subset(name, Path(args.shared), work)
-            results = raw.setdefault(name, {"runs": {v: {} for v in VARIANTS}})["runs"]
+            results = raw.setdefault(name, {"runs": {}})["runs"]
+            for variant in VARIANTS:
+                results.setdefault(variant, {})
             order = variants if seed % 2 else variants[::-1]  # alternate: load hits all alike
             for variant in order:
                 if str(seed) in results[variant]:
