@@ -47,7 +47,11 @@ MIN_TRIAL_STEPS = 80  # 19 steps left MiniLM at the majority class, 57 reached 8
 
 @dataclass
 class SearchSpace:
-    """What Auto varies; experts may narrow or widen it."""
+    """What Auto varies; experts may narrow or widen it.
+
+    Two methods: a LoRA adapter, or every weight (full fine-tuning) at a learning rate a hundred
+    times lower; each has its own learning-rate range, so Optuna's TPE models each apart.
+    """
 
     # Measured (BENCHMARKS.md, quality): 80-step trials at 5.7e-4 and 1.2e-3 were still at chance
     # on the sample data (40%) and near it on SUBJ-377 at their first evaluation; 3e-3 reached 95%.
@@ -55,15 +59,31 @@ class SearchSpace:
     lr_high: float = 6e-3
     ranks: tuple[int, ...] = (8, 16, 32)
     batch_sizes: tuple[int, ...] = (8, 16)
+    # Full fine-tuning at 1e-4 diverged in one of three AG News runs; 5e-5 trained in every run,
+    # and 2e-5 was no better (AG News) or worse (SUBJ-377) at 150 steps (BENCHMARKS.md, quality).
+    methods: tuple[str, ...] = ("lora", "full")
+    full_lr_low: float = 3e-5
+    full_lr_high: float = 8e-5
 
-    def distributions(self) -> dict:
-        from optuna.distributions import CategoricalDistribution, FloatDistribution
+    def suggest(self, trial) -> dict:
+        """One trial's settings from Optuna (define-by-run: the rank and the LoRA learning rate
+        exist only for a LoRA trial), as {"method", "learning_rate", "batch_size"[, "lora_r"]}."""
+        method = trial.suggest_categorical("method", list(self.methods))
+        batch = trial.suggest_categorical("batch_size", list(self.batch_sizes))
+        if method == "full":
+            rate = trial.suggest_float(
+                "full_learning_rate", self.full_lr_low, self.full_lr_high, log=True
+            )
+            return {"method": "full", "learning_rate": rate, "batch_size": batch}
+        rate = trial.suggest_float("learning_rate", self.lr_low, self.lr_high, log=True)
+        rank = trial.suggest_categorical("lora_r", list(self.ranks))
+        return {"method": "lora", "learning_rate": rate, "lora_r": rank, "batch_size": batch}
 
-        return {
-            "learning_rate": FloatDistribution(self.lr_low, self.lr_high, log=True),
-            "lora_r": CategoricalDistribution(list(self.ranks)),
-            "batch_size": CategoricalDistribution(list(self.batch_sizes)),
-        }
+
+def describe_params(params: dict) -> str:
+    """A trial's settings in words: "LoRA rank 16, learning rate 3.0e-03, batch 16"."""
+    how = "every weight" if params.get("method") == "full" else f"LoRA rank {params.get('lora_r')}"
+    return f"{how}, learning rate {params['learning_rate']:.1e}, batch {params['batch_size']}"
 
 
 def objective_key(config: RunConfig) -> tuple[str, float]:

@@ -19,6 +19,7 @@ from core.search import (
     STUDY_FILE,
     TRIALS_DIR,
     SearchSpace,
+    describe_params,
     objective_key,
     objective_name,
     read_search,
@@ -32,7 +33,10 @@ POLL_S = 1.0
 FINAL_STOP_MARGIN_S = 15.0  # the winner's all-rows run is stopped this long before the deadline
 # The first trial: the settings measured best so far for LoRA on small encoders (3e-3 took MiniLM
 # from 40% to 94% on the sample reviews in one epoch; 5e-4 was still at chance after 30 steps).
-FIRST_TRIAL = {"learning_rate": 3e-3, "lora_r": 16, "batch_size": 16}
+FIRST_TRIAL = {"method": "lora", "learning_rate": 3e-3, "lora_r": 16, "batch_size": 16}
+# The second, when the space holds full fine-tuning: its measured rate (in Optuna's names), so a
+# budget of two or three trials still compares the two methods (BENCHMARKS.md, quality).
+FULL_TRIAL = {"method": "full", "full_learning_rate": 5e-5, "batch_size": 16}
 
 
 def make_study(parent: Path, seed: int):
@@ -88,6 +92,8 @@ def trial_config(
     (with a cadence per trial, a shortened trial's first evaluation came at 29 steps and was
     pruned against the first trial's at 52). Default: `evaluation_every(steps)`.
     """
+    method = params.get("method", "lora")  # search.json files before full fine-tuning: LoRA
+    rank = int(params.get("lora_r", base.lora.r))
     return base.replace(
         training={
             "learning_rate": float(params["learning_rate"]),
@@ -98,8 +104,9 @@ def trial_config(
         },
         # An adapter to start from (lora.init_from) fixes the rank (search_loop) and its scale.
         lora={
-            "r": int(params["lora_r"]),
-            "alpha": base.lora.alpha if base.lora.init_from else 2 * int(params["lora_r"]),
+            "method": method,
+            "r": rank,
+            "alpha": base.lora.alpha if base.lora.init_from or method == "full" else 2 * rank,
         },
         name=f"trial-{number}",
     )
@@ -165,19 +172,39 @@ def yield_search_progress(parent: Path, record: dict, status: dict) -> None:
     )
 
 
-def describe_params(params: dict) -> str:
-    return (
-        f"learning rate {params['learning_rate']:.1e}, LoRA rank {params['lora_r']}, "
-        f"batch {params['batch_size']}"
-    )
+def fitted_space(
+    base: RunConfig, space: SearchSpace, full_fits=None
+) -> tuple[SearchSpace, list[dict]]:
+    """(space, the trials to run first, in Optuna's names) for this run.
+
+    Full fine-tuning stays in the space for classifiers only, where it was measured, and only
+    when the estimator says its every weight fits this machine's memory (`full_fits(config)`,
+    default full_fine_tuning_fits): several times LoRA's memory, a 7B model's would fail. An
+    adapter to start from (lora.init_from) keeps every trial a LoRA of its one rank (another could
+    not load its weights).
+    """
+    full_fits = full_fits or full_fine_tuning_fits
+    full_ok = base.model.task == "classification" and "full" in space.methods
+    full_ok = full_ok and not base.lora.init_from and full_fits(base)
+    methods = tuple(m for m in space.methods if m == "lora" or full_ok)
+    if base.lora.init_from:
+        space = replace(space, ranks=(base.lora.r,), methods=("lora",))
+        return space, [{**FIRST_TRIAL, "lora_r": base.lora.r}]
+    space = replace(space, methods=methods or ("lora",))
+    return space, [dict(FULL_TRIAL if m == "full" else FIRST_TRIAL) for m in space.methods]
 
 
-def fitted_space(base: RunConfig, space: SearchSpace) -> tuple[SearchSpace, dict]:
-    """(space, first trial's settings) for this run: an adapter to start from (lora.init_from)
-    has one rank, so every trial keeps it (another rank could not load its weights)."""
-    if not base.lora.init_from:
-        return space, dict(FIRST_TRIAL)
-    return replace(space, ranks=(base.lora.r,)), {**FIRST_TRIAL, "lora_r": base.lora.r}
+def full_fine_tuning_fits(config: RunConfig) -> bool:
+    """Whether this run with every weight trained fits this machine's memory (the estimator's
+    verdict "fits"; unknown model facts or unreadable data: no)."""
+    from core.guide import run_estimate
+    from core.hardware import detect_hardware
+
+    try:
+        estimate = run_estimate(config.replace(lora={"method": "full"}), detect_hardware())
+    except (OSError, ValueError):  # DataError is a ValueError: the search reports it itself
+        return False
+    return estimate is not None and estimate.verdict == "fits"
 
 
 def search_loop(parent: Path, stop, say) -> None:
@@ -189,7 +216,7 @@ def search_loop(parent: Path, stop, say) -> None:
     space = SearchSpace(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in search["space"].items()}
     )
-    space, first = fitted_space(base, space)
+    space, first_trials = fitted_space(base, space)
     trial_base, subsampled = search_data(base, parent)
     if subsampled:  # steps for the subsample's size, not the whole data's
         from core.presets import resolve_preset
@@ -208,7 +235,8 @@ def search_loop(parent: Path, stop, say) -> None:
     )
     write_search(parent, search)
     study = make_study(parent, base.training.seed)
-    study.enqueue_trial(first)
+    for settings in first_trials:
+        study.enqueue_trial(settings)
     per_step = 0.0  # measured seconds per step, start-up included (0: no trial ended yet)
     while not stop.requested:
         left = deadline - time.time()
@@ -216,13 +244,14 @@ def search_loop(parent: Path, stop, say) -> None:
             steps = resize_steps(steps, per_step, left, MIN_TRIALS - trial_count(parent))
             if left < MIN_TRIAL_STEPS * per_step:
                 break  # not even a short trial would finish in time
-        trial = study.ask(space.distributions())
-        record = {"number": trial.number, "params": trial.params, "started_at": time.time()}
-        say(f"trial {trial.number + 1}: {describe_params(trial.params)}")
+        trial = study.ask()
+        params = space.suggest(trial)
+        record = {"number": trial.number, "params": params, "started_at": time.time()}
+        say(f"trial {trial.number + 1}: {describe_params(params)}")
         begun = time.time()
         outcome = run_trial(
             trial,
-            trial_config(trial_base, trial.params, trial.number, steps, eval_every),
+            trial_config(trial_base, params, trial.number, steps, eval_every),
             parent,
             record,
             deadline,

@@ -86,23 +86,39 @@ def budget_input(config) -> tuple[float, str]:
     return budget, ""
 
 
+METHOD_NAMES = {"lora": "LoRA adapter", "full": "Every weight (full fine-tuning)"}
+
+
 def search_space_input() -> SearchSpace:
     """Auto's search space: the measured default, or (Expert mode) what the expert sets."""
     default = SearchSpace()
     if not is_expert():
         return default
     with st.expander("Auto's search space"):
+        methods = st.multiselect(
+            "Methods",
+            list(METHOD_NAMES),
+            list(default.methods),
+            format_func=METHOD_NAMES.get,
+            help="Full fine-tuning is tried for classifiers only, at its own learning rates.",
+        )
         left, right = st.columns(2)
         low = left.number_input("Lowest learning rate", 1e-6, 1.0, default.lr_low, format="%.1e")
         high = right.number_input(
             "Highest learning rate", 1e-6, 1.0, default.lr_high, format="%.1e"
         )
+        full_low = left.number_input(
+            "Lowest rate, every weight", 1e-7, 1e-2, default.full_lr_low, format="%.1e"
+        )
+        full_high = right.number_input(
+            "Highest rate, every weight", 1e-7, 1e-2, default.full_lr_high, format="%.1e"
+        )
         ranks = left.multiselect("LoRA ranks", [4, 8, 16, 32, 64], list(default.ranks))
         batches = right.multiselect("Batch sizes", [4, 8, 16, 32], list(default.batch_sizes))
-    if low >= high or not ranks or not batches:
+    if low >= high or full_low >= full_high or not ranks or not batches or not methods:
         st.warning("The search space is empty: the default is used.", icon=":material/warning:")
         return default
-    return SearchSpace(low, high, tuple(ranks), tuple(batches))
+    return SearchSpace(low, high, tuple(ranks), tuple(batches), tuple(methods), full_low, full_high)
 
 
 def _trial_table(search: dict) -> list[dict]:
@@ -113,8 +129,9 @@ def _trial_table(search: dict) -> list[dict]:
             {
                 "trial": trial["number"] + 1,
                 "state": trial.get("state", ""),
+                "trains": "every weight" if params.get("method") == "full" else "LoRA",
                 "learning rate": f"{params.get('learning_rate', 0):.1e}",
-                "LoRA rank": params.get("lora_r"),
+                "LoRA rank": str(params.get("lora_r", "—")),
                 "batch": params.get("batch_size"),
                 "score": _score(trial),
                 "seconds": "—" if trial.get("duration_s") is None else f"{trial['duration_s']:.0f}",

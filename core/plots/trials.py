@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from core.search import describe_params
+
 STATE_MARKER = {"pruned": "x", "failed": "x-thin", "complete": "circle", "running": "circle-open"}
 
 
@@ -35,10 +37,7 @@ def trials_figure(search: dict, metric_name: str = "validation accuracy") -> go.
                     "symbol": ["circle"] * (len(values) - 1) + [STATE_MARKER.get(state, "circle")],
                     "size": [6] * (len(values) - 1) + [12],
                 },
-                hovertext=(
-                    f"lr {params.get('learning_rate', 0):.1e}, rank {params.get('lora_r')}, "
-                    f"batch {params.get('batch_size')}"
-                ),
+                hovertext=describe_params(params) if params else "",
             )
         )
     if search.get("budget_s"):

@@ -177,6 +177,8 @@ def test_experts_can_narrow_autos_search_space(app):
     go(app, "pages/train.py")
     ranks = [w for w in app.multiselect if w.label == "LoRA ranks"][0]
     assert ranks.value == [8, 16, 32]
+    methods = [w for w in app.multiselect if w.label == "Methods"][0]
+    assert methods.value == ["lora", "full"]
     ranks.set_value([]).run()
     assert "search space is empty" in texts(app.warning)
 
@@ -205,7 +207,8 @@ def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_w
              "values": [[90, 0.4, 40]], "duration_s": 30, "run_dir": "t1"},
             {"number": 2, "state": "running", "params": params, "values": [[120, 0.75, 40]],
              "run_dir": "t2"},
-            {"number": 3, "state": "running", "params": params, "values": [], "run_dir": "t3"},
+            {"number": 3, "state": "running", "values": [], "run_dir": "t3",
+             "params": {"method": "full", "learning_rate": 5e-5, "batch_size": 16}},
         ],
     )  # fmt: skip
     write_search(parent, search)
@@ -217,6 +220,8 @@ def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_w
     assert table["state"].tolist() == ["complete", "pruned", "running", "running"]
     assert table["score"].tolist() == ["0.910", "0.400", "0.750 so far", "—"]
     assert table["seconds"].tolist() == ["60", "30", "—", "—"]  # never "None" on the page
+    assert table["trains"].tolist() == ["LoRA"] * 3 + ["every weight"]
+    assert table["LoRA rank"].tolist() == ["16", "8", "16", "—"]
     chart = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert chart["layout"]["yaxis"]["title"]["text"] == "validation macro-F1"
 

@@ -69,11 +69,52 @@ def test_an_adapter_to_start_from_fixes_every_trials_rank_and_scale():
 
     base = RunConfig().replace(lora={"r": 4, "alpha": 8, "init_from": "runs/earlier/adapter"})
     space, first = fitted_space(base, SearchSpace())
-    assert space.ranks == (4,) and first["lora_r"] == 4
-    assert space.distributions()["lora_r"].choices == (4,)
-    config = trial_config(base, {**first, "learning_rate": 1e-3}, number=1, steps=120)
+    assert (space.ranks, space.methods) == ((4,), ("lora",))  # no full fine-tuning either
+    assert [trial["lora_r"] for trial in first] == [4]
+    config = trial_config(base, {**first[0], "learning_rate": 1e-3}, number=1, steps=120)
     assert (config.lora.r, config.lora.alpha, config.lora.init_from) == (4, 8, base.lora.init_from)
     assert fitted_space(RunConfig(), SearchSpace())[0].ranks == SearchSpace().ranks
+
+
+def test_the_first_trials_are_lora_then_every_weight_each_at_its_measured_rate(reviews_csv):
+    """Two trials compare the two methods whatever the budget; full fine-tuning only for a
+    classifier (a causal LM's every weight was not measured, and needs far more memory)."""
+    import optuna
+
+    from core.search import SearchSpace
+    from core.search_trials import fitted_space
+
+    classifier = _config(reviews_csv)
+    space, first = fitted_space(classifier, SearchSpace())  # the embedded MiniLM fits here
+    study = optuna.create_study(direction="maximize")
+    for settings in first:
+        study.enqueue_trial(settings)
+    asked = [space.suggest(study.ask()) for _ in range(2)]
+    assert asked[0] == {"method": "lora", "learning_rate": 3e-3, "lora_r": 16, "batch_size": 16}
+    assert asked[1] == {"method": "full", "learning_rate": 5e-5, "batch_size": 16}
+    full = trial_config(classifier, asked[1], number=1, steps=120)
+    assert (full.lora.method, full.training.learning_rate) == ("full", 5e-5)
+    lm = classifier.replace(model={"task": "causal_lm"})
+    assert fitted_space(lm, SearchSpace())[0].methods == ("lora",)
+    too_big = fitted_space(classifier, SearchSpace(), full_fits=lambda config: False)
+    assert too_big[0].methods == ("lora",) and len(too_big[1]) == 1
+    # Later trials stay inside each method's own range.
+    for _ in range(20):
+        params = space.suggest(study.ask())
+        low, high = (
+            (space.full_lr_low, space.full_lr_high)
+            if params["method"] == "full"
+            else (space.lr_low, space.lr_high)
+        )
+        assert low <= params["learning_rate"] <= high
+        assert ("lora_r" in params) == (params["method"] == "lora")
+
+
+def test_a_search_json_from_before_full_fine_tuning_reads_as_lora():
+    config = trial_config(
+        RunConfig(), {"learning_rate": 1e-3, "lora_r": 8, "batch_size": 16}, 0, 90
+    )
+    assert (config.lora.method, config.lora.r) == ("lora", 8)
 
 
 def test_a_shortened_trial_evaluates_at_the_same_steps_as_the_others():
