@@ -28,8 +28,10 @@ TEXT_SUFFIXES = {".json", ".md", ".txt", ".yaml", ".yml", ".jinja", ".model"}
 
 
 def model_card(run_dir: Path) -> str:
-    """A short README for the adapter: base model, data, settings, results, how to load it."""
+    """A short README for the adapter (or, for a run that trained every weight, the whole model):
+    base model, data, settings, results, how to load it."""
     config = runs.read_config(run_dir)
+    full = config.lora.method == "full"
     evaluation = runs.read_eval(run_dir)
     status = runs.read_status(run_dir)
     auto_class = {
@@ -39,7 +41,7 @@ def model_card(run_dir: Path) -> str:
     n_labels = len(evaluation.get("labels", []))
     extra = f", num_labels={n_labels}" if config.model.task == "classification" else ""
     lines = [
-        f"# LoRA adapter: {config.name or Path(run_dir).name}",
+        f"# {'Fine-tuned model' if full else 'LoRA adapter'}: {config.name or Path(run_dir).name}",
         "",
         "Trained with Finetune Studio.",
         "",
@@ -47,7 +49,9 @@ def model_card(run_dir: Path) -> str:
         f"- Data: `{Path(config.data.path).name or 'n/a'}`, fingerprint `{config.data.fingerprint or 'n/a'}`, "
         f"text column `{config.data.text_column}`"
         + (f", label column `{config.data.label_column}`" if extra else ""),
-        f"- LoRA: rank {config.lora.r}, alpha {config.lora.alpha}, dropout {config.lora.dropout}",
+        "- Every weight trained (full fine-tuning): adapter/ holds the whole model"
+        if full
+        else f"- LoRA: rank {config.lora.r}, alpha {config.lora.alpha}, dropout {config.lora.dropout}",
         f"- Training: {config.training.num_train_epochs:g} epoch(s), learning rate "
         f"{config.training.learning_rate:g}, batch {config.training.per_device_train_batch_size}, "
         f"max length {config.training.max_length}, seed {config.training.seed}",
@@ -67,12 +71,24 @@ def model_card(run_dir: Path) -> str:
         )
     if saved_pooling(run_dir) == "mean":
         load = (
-            "from peft import PeftModel\n"
-            f"base = {auto_class}.from_pretrained(BASE_MODEL{extra})\n"
-            'model = PeftModel.from_pretrained(base, "adapter").merge_and_unload().eval()\n'
-            'tokenizer = AutoTokenizer.from_pretrained("adapter")'
-        )
+            (
+                "from peft import PeftModel\n"
+                f"base = {auto_class}.from_pretrained(BASE_MODEL{extra})\n"
+                'model = PeftModel.from_pretrained(base, "adapter").merge_and_unload().eval()\n'
+            )
+            if not full
+            else f'model = {auto_class}.from_pretrained("adapter").eval()\n'
+        ) + 'tokenizer = AutoTokenizer.from_pretrained("adapter")'
         lines += ["", mean_pooling_snippet(load).rstrip()]
+    elif full:
+        lines += [
+            "",
+            "## Load it",
+            "```python",
+            f"from transformers import {auto_class}",
+            f'model = {auto_class}.from_pretrained("adapter")',
+            "```",
+        ]
     else:
         lines += [
             "",

@@ -1,6 +1,7 @@
 """Step 4 · Results: how good the model is, try it, download it."""
 
 import shlex
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -129,21 +130,25 @@ st.subheader("Energy and cost")
 st.markdown(energy_summary(path))
 
 st.subheader("Download")
+whole_model = config.lora.method == "full"
+include_examples = st.checkbox(
+    "Include validation examples in the zip",
+    help="Off: the zip holds no text from your data (only its file name and fingerprint).",
+)
 st.download_button(
-    "Download the adapter (.zip)",
-    data=adapter_zip(
-        path,
-        include_examples=st.checkbox(
-            "Include validation examples in the zip",
-            help="Off: the zip holds no text from your data (only its file name and fingerprint).",
-        ),
-    ),
-    file_name=f"{path.name}-adapter.zip",
+    "Download the model (.zip)" if whole_model else "Download the adapter (.zip)",
+    data=partial(adapter_zip, path, include_examples),  # zipped when clicked, not on every rerun
+    file_name=f"{path.name}-{'model' if whole_model else 'adapter'}.zip",
     mime="application/zip",
     type="primary",
     icon=":material/download:",
 )
-st.caption("Holds the adapter weights, tokenizer, label names, this run's config and a model card.")
+st.caption(
+    "Holds the whole fine-tuned model (every weight was trained), tokenizer, label names, this "
+    "run's config and a model card."
+    if whole_model
+    else "Holds the adapter weights, tokenizer, label names, this run's config and a model card."
+)
 
 show_new_data(run_dir, evaluation.get("task", "classification"))  # newdata: a new batch scored
 show_use(run_dir, evaluation.get("task", "classification"))  # use-model: files, merge, serving

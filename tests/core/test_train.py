@@ -216,3 +216,27 @@ def test_a_resumed_classifier_skips_the_head_start_and_repeats_the_uninterrupted
     assert (
         "head start: skipped (resuming" in resumed_log and "head start: fitted" not in resumed_log
     )
+
+
+def test_a_run_that_trains_every_weight_predicts_and_ships_the_whole_model(tmp_path):
+    """Auto may pick full fine-tuning for a classifier: the run saves the whole model, which
+    predicts from its run directory, and the zip and its card say so (no PeftModel to load)."""
+    import io
+    import zipfile
+
+    from tests.conftest import write_reviews
+
+    data = write_reviews(tmp_path / "reviews.csv", rows=120)
+    config = tiny_config(data, learning_rate=5e-5, num_train_epochs=1.0)
+    run_dir = jobs.start_job(config.replace(lora={"method": "full"}), root=tmp_path / "runs")
+    status = jobs.wait_for(run_dir, timeout=240)
+    assert status["state"] == "completed", runs.tail_log(run_dir)
+    saved = run_dir / runs.ADAPTER_DIR
+    assert (saved / "model.safetensors").exists() and not (saved / "adapter_config.json").exists()
+    results = predict(load_classifier(run_dir), ["wonderful excellent amazing", "terrible awful"])
+    assert [r["label"] for r in results] == ["positive", "negative"]
+    archive = zipfile.ZipFile(io.BytesIO(adapter_zip(run_dir)))
+    assert "adapter/model.safetensors" in archive.namelist()
+    card = archive.read("README.md").decode()
+    assert card.startswith("# Fine-tuned model") and "Every weight trained" in card
+    assert "PeftModel" not in card and 'from_pretrained("adapter")' in card

@@ -100,7 +100,8 @@ def _ben_sees_nothing_of_anas(page, secrets: list[str]) -> str:
     shown = all_text(page)
     for secret in secrets:
         assert secret not in shown, (page.url, secret)
-    for action in ("Stop this run", "Cancel (not started yet)", "Download the adapter (.zip)"):
+    actions = ("Stop this run", "Cancel (not started yet)", "Download the adapter (.zip)")
+    for action in actions + ("Download the model (.zip)",):
         assert page.get_by_role("button", name=action).count() == 0, (page.url, action)
     return shown
 
