@@ -407,9 +407,10 @@ def explain_winner(search: dict, winner: dict, result: dict, final_name: str) ->
     )
     if first and first is not winner and first.get("value") is not None:
         text += f" against {first['value']:.3f} for the default settings (trial 1)"
+    kept = "model" if winner["params"].get("method") == "full" else "adapter"
     if search.get("subsampled"):
         trained = "all rows" if final_name.endswith("winner-all-rows") else "the subsample only"
-        text += f"; trials used a subsample of the rows, the adapter was trained on {trained}"
+        text += f"; trials used a subsample of the rows, the {kept} was trained on {trained}"
     if "accuracy" in result:
-        text += f". The adapter's validation accuracy: {result['accuracy']:.1%}"
+        text += f". The {kept}'s validation accuracy: {result['accuracy']:.1%}"
     return text + "."

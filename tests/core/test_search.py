@@ -169,7 +169,10 @@ def test_the_best_complete_trial_wins_and_the_message_says_why():
     text = explain_winner(SEARCH, winner, {"accuracy": 0.9}, "trial-2")
     assert "tried 3 settings (1 stopped early" in text
     assert "trial 3" in text and "against 0.800 for the default settings" in text
-    assert "90.0%" in text
+    assert "LoRA rank 32" in text and "adapter's validation accuracy: 90.0%" in text
+    full = {**winner, "params": {"method": "full", "learning_rate": 5e-5, "batch_size": 16}}
+    text = explain_winner(SEARCH, full, {"accuracy": 0.9}, "trial-2")
+    assert "every weight, learning rate 5.0e-05" in text and "model's validation accuracy" in text
 
 
 def test_the_trials_chart_marks_pruned_trials_and_the_winner():
