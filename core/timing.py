@@ -48,7 +48,8 @@ LOAD_GB_PER_S = 1.0  # reading 16-bit weights from a local disk (assumed)
 # - encoder block: 2 fused LayerNorms (~7 each), 2 hidden dropouts (~3 each), reshapes and adds
 #   (~12) → 32 × hidden; GELU → 3 × intermediate; attention probabilities when the kernel is not
 #   fused (softmax, dropout, their backward) → 8 × heads × sequence length;
-# - each adapted projection: dropout (2 × in), scaling and sum (3 × out);
+# - each adapted projection: dropout (2 × in, only when lora.dropout > 0: peft skips it at 0),
+#   scaling and sum (3 × out);
 # - causal-LM head: logits, log-softmax and its backward → 5 × vocabulary.
 ELEMENTWISE_PASSES = {
     "decoder": (44, 6),
@@ -104,9 +105,10 @@ def elementwise_per_token(config: RunConfig, facts: ModelFacts) -> float:
         total += facts.layers * ATTENTION_PROB_PASSES * facts.heads * config.training.max_length
     if config.lora.method == "lora":
         dims = role_dims(facts)
+        in_passes = LORA_IN_PASSES if config.lora.dropout > 0 else 0
         for role in lora_roles(config, facts):
             d_in, d_out = dims[role]
-            total += role_blocks(facts, role) * (LORA_IN_PASSES * d_in + LORA_OUT_PASSES * d_out)
+            total += role_blocks(facts, role) * (in_passes * d_in + LORA_OUT_PASSES * d_out)
     if config.model.task != "classification":
         total += HEAD_PASSES * facts.vocab
     if config.training.gradient_checkpointing:

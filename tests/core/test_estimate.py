@@ -294,6 +294,11 @@ def test_element_work_grows_with_width_vocabulary_adapters_and_checkpointing():
     ) == (pytest.approx(small * 4 / 3))
     classifier = elementwise_per_token(base.replace(model={"task": "classification"}), facts)
     assert small - classifier == pytest.approx(5 * facts.vocab)  # the LM head's softmax
+    # LoRA's dropout masks (2 passes over each adapted layer's input) only when dropout > 0.
+    kept = elementwise_per_token(base.replace(lora={"dropout": 0.1}), facts)
+    skipped = elementwise_per_token(base.replace(lora={"dropout": 0.0}), facts)
+    q, v = facts.hidden, facts.hidden  # q_proj and v_proj both read the hidden vector
+    assert kept - skipped == pytest.approx(2 * facts.layers * (q + v))
     bert = find_in_catalog("google-bert/bert-base-uncased")
     short, long = (
         elementwise_per_token(
