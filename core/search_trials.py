@@ -401,7 +401,8 @@ def explain_winner(search: dict, winner: dict, result: dict, final_name: str) ->
     pruned = sum(t.get("state") == "pruned" for t in trials)
     first = trials[0] if trials else {}
     text = (
-        f"Auto tried {len(trials)} settings ({pruned} stopped early as weaker); the best was "
+        f"Auto tried {len(trials)} setting{'s' * (len(trials) != 1)} ({pruned} stopped early as "
+        "weaker); the best was "
         f"trial {winner['number'] + 1}: {describe_params(winner['params'])}, "
         f"{search.get('metric', 'validation score')} {winner['value']:.3f}"
     )

@@ -173,6 +173,8 @@ def test_the_best_complete_trial_wins_and_the_message_says_why():
     full = {**winner, "params": {"method": "full", "learning_rate": 5e-5, "batch_size": 16}}
     text = explain_winner(SEARCH, full, {"accuracy": 0.9}, "trial-2")
     assert "every weight, learning rate 5.0e-05" in text and "model's validation accuracy" in text
+    alone = {"trials": SEARCH["trials"][:1]}
+    assert "Auto tried 1 setting (0 stopped" in explain_winner(alone, alone["trials"][0], {}, "t")
 
 
 def test_the_trials_chart_marks_pruned_trials_and_the_winner():
