@@ -165,24 +165,18 @@ def run_app(path: str, csv: Path, seed: int, args, work: Path, test: Path) -> di
     if done.returncode != 0 or not result:
         return {"error": (done.stderr or done.stdout)[-500:]}
     from core.predict import predict_file
+    from core.runs import read_config
 
     predicted = out / "test_predictions.csv"
     predict_file(out, test, predicted, text="text", device="cpu")
     table = pd.read_csv(predicted, keep_default_na=False, dtype=str)
-    config = (out / "config.yaml").read_text()
-    steps = next(
-        (
-            line.split(":")[1].strip()
-            for line in config.splitlines()
-            if line.strip().startswith("max_steps:")
-        ),
-        "?",
-    )
+    config = read_config(out)  # the winner's, for Auto
     return {
         **scores(table["label"], table["predicted"]),
         "val_accuracy": result["accuracy"],
         "val_macro_f1": result["macro_f1"],
-        "steps": steps,
+        "steps": str(config.training.max_steps),
+        "method": config.lora.method,
         "run_dir": str(out),
     }
 
