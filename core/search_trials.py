@@ -179,13 +179,14 @@ def fitted_space(
 
     Full fine-tuning stays in the space for classifiers only, where it was measured, and only
     when the estimator says its every weight fits this machine's memory (`full_fits(config)`,
-    default full_fine_tuning_fits): several times LoRA's memory, a 7B model's would fail. An
-    adapter to start from (lora.init_from) keeps every trial a LoRA of its one rank (another could
-    not load its weights).
+    default full_fine_tuning_fits): several times LoRA's memory, a 7B model's would fail; nor with
+    a quantized base (QLoRA freezes the base weights). An adapter to start from (lora.init_from)
+    keeps every trial a LoRA of its one rank (another could not load its weights).
     """
     full_fits = full_fits or full_fine_tuning_fits
     full_ok = base.model.task == "classification" and "full" in space.methods
-    full_ok = full_ok and not base.lora.init_from and full_fits(base)
+    full_ok = full_ok and not base.lora.init_from and base.lora.quantization == "none"
+    full_ok = full_ok and full_fits(base)
     methods = tuple(m for m in space.methods if m == "lora" or full_ok)
     if base.lora.init_from:
         space = replace(space, ranks=(base.lora.r,), methods=("lora",))

@@ -98,6 +98,8 @@ def test_the_first_trials_are_lora_then_every_weight_each_at_its_measured_rate(r
     assert fitted_space(lm, SearchSpace())[0].methods == ("lora",)
     too_big = fitted_space(classifier, SearchSpace(), full_fits=lambda config: False)
     assert too_big[0].methods == ("lora",) and len(too_big[1]) == 1
+    qlora = classifier.replace(lora={"quantization": "4bit"})
+    assert fitted_space(qlora, SearchSpace(), full_fits=lambda config: True)[0].methods == ("lora",)
     # Later trials stay inside each method's own range.
     for _ in range(20):
         params = space.suggest(study.ask())
