@@ -118,7 +118,15 @@ def search_space_input() -> SearchSpace:
     if low >= high or full_low >= full_high or not ranks or not batches or not methods:
         st.warning("The search space is empty: the default is used.", icon=":material/warning:")
         return default
-    return SearchSpace(low, high, tuple(ranks), tuple(batches), tuple(methods), full_low, full_high)
+    return SearchSpace(
+        lr_low=low,
+        lr_high=high,
+        ranks=tuple(ranks),
+        batch_sizes=tuple(batches),
+        methods=tuple(methods),
+        full_lr_low=full_low,
+        full_lr_high=full_high,
+    )
 
 
 def _trial_table(search: dict) -> list[dict]:
