@@ -34,7 +34,7 @@ FINAL_STOP_MARGIN_S = 15.0  # the winner's all-rows run is stopped this long bef
 # The first trial: the settings measured best so far for LoRA on small encoders (3e-3 took MiniLM
 # from 40% to 94% on the sample reviews in one epoch; 5e-4 was still at chance after 30 steps).
 FIRST_TRIAL = {"method": "lora", "learning_rate": 3e-3, "lora_r": 16, "batch_size": 16}
-# The second, when the space holds full fine-tuning: its measured rate (in Optuna's names), so a
+# The next, when the space holds full fine-tuning: its measured rate (in Optuna's names), so a
 # budget of two or three trials still compares the two methods (BENCHMARKS.md, quality).
 FULL_TRIAL = {"method": "full", "full_learning_rate": 5e-5, "batch_size": 16}
 

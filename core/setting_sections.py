@@ -153,7 +153,11 @@ class LoraSettings(Section):
     dropout: Number = setting(
         # 0, as in peft and LLaMA-Factory: 0.1 measured no better in paired real-data runs and
         # slower (peft draws a mask per adapted layer): BENCHMARKS.md, "What changed in the app's path".
-        0.0, "Dropout inside the adapter, against over-fitting.", "LoRA dropout", min=0.0, lt=1.0
+        0.0,
+        "Dropout inside the adapter, against over-fitting.",
+        "LoRA dropout",
+        min=0.0,
+        lt=1.0,
     )
     target_modules: list[str] = setting(
         [],

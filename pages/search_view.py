@@ -100,7 +100,9 @@ def search_space_input() -> SearchSpace:
             list(METHOD_NAMES),
             list(default.methods),
             format_func=METHOD_NAMES.get,
-            help="Full fine-tuning is tried for classifiers only, at its own learning rates.",
+            help="Every weight is tried for classifiers only, at its own learning rates; it "
+            "trains a whole model (not an adapter). Not in the default: at 5 minutes it left no "
+            "time to train its winner on all rows.",
         )
         left, right = st.columns(2)
         low = left.number_input("Lowest learning rate", 1e-6, 1.0, default.lr_low, format="%.1e")

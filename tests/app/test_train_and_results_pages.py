@@ -178,7 +178,7 @@ def test_experts_can_narrow_autos_search_space(app):
     ranks = [w for w in app.multiselect if w.label == "LoRA ranks"][0]
     assert ranks.value == [8, 16, 32]
     methods = [w for w in app.multiselect if w.label == "Methods"][0]
-    assert methods.value == ["lora", "full"]
+    assert methods.value == ["lora"] and "Every weight (full fine-tuning)" in methods.options
     ranks.set_value([]).run()
     assert "search space is empty" in texts(app.warning)
 

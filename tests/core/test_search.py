@@ -85,7 +85,9 @@ def test_the_first_trials_are_lora_then_every_weight_each_at_its_measured_rate(r
     from core.search_trials import fitted_space
 
     classifier = _config(reviews_csv)
-    space, first = fitted_space(classifier, SearchSpace())  # the embedded MiniLM fits here
+    assert SearchSpace().methods == ("lora",)  # the default: full fine-tuning for experts
+    both = SearchSpace(methods=("lora", "full"))
+    space, first = fitted_space(classifier, both)  # the embedded MiniLM fits here
     study = optuna.create_study(direction="maximize")
     for settings in first:
         study.enqueue_trial(settings)
@@ -95,11 +97,11 @@ def test_the_first_trials_are_lora_then_every_weight_each_at_its_measured_rate(r
     full = trial_config(classifier, asked[1], number=1, steps=120)
     assert (full.lora.method, full.training.learning_rate) == ("full", 5e-5)
     lm = classifier.replace(model={"task": "causal_lm"})
-    assert fitted_space(lm, SearchSpace())[0].methods == ("lora",)
-    too_big = fitted_space(classifier, SearchSpace(), full_fits=lambda config: False)
+    assert fitted_space(lm, both)[0].methods == ("lora",)
+    too_big = fitted_space(classifier, both, full_fits=lambda config: False)
     assert too_big[0].methods == ("lora",) and len(too_big[1]) == 1
     qlora = classifier.replace(lora={"quantization": "4bit"})
-    assert fitted_space(qlora, SearchSpace(), full_fits=lambda config: True)[0].methods == ("lora",)
+    assert fitted_space(qlora, both, full_fits=lambda config: True)[0].methods == ("lora",)
     # Later trials stay inside each method's own range.
     for _ in range(20):
         params = space.suggest(study.ask())
