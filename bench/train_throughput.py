@@ -382,6 +382,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=0, help="optimizer steps; 0: one epoch")
     parser.add_argument("--big-steps", type=int, default=1, help="steps per path, realistic size")
+    parser.add_argument("--big-rounds", type=int, default=1, help="rounds at realistic size")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--setups", default="classification,causal_lm")
     parser.add_argument(
@@ -398,7 +399,7 @@ def main(argv=None) -> int:
     for name in names:
         big = name.startswith("realistic")
         steps = args.big_steps + 1 if big else args.steps
-        raw[name] = run_setup(name, configs[name], steps, 1 if big else args.rounds, work)
+        raw[name] = run_setup(name, configs[name], steps, args.big_rounds if big else args.rounds, work)
         table += summarise(name, raw[name]) + [""]
         if args.json:
             Path(args.json).write_text(json.dumps(raw, indent=1))

@@ -231,6 +231,15 @@ class TrainingSettings(Section):
         0.06, "Share of steps spent warming the learning rate up.", expert=True, min=0.0, max=1.0
     )
     weight_decay: Number = setting(0.0, "Weight decay of the optimizer.", expert=True, min=0.0)
+    label_smoothing_factor: Number = setting(
+        0.0,
+        "Share of each target spread over the other labels (or tokens), against over-confidence "
+        "(0: off; transformers' label_smoothing_factor).",
+        "Label smoothing",
+        expert=True,
+        min=0.0,
+        lt=1.0,
+    )
     lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup"] = setting(
         "linear", "How the learning rate changes over training.", "Schedule", expert=True
     )

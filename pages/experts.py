@@ -101,6 +101,7 @@ def _training(config: RunConfig) -> dict:
                 "warmup_ratio",
                 "weight_decay",
                 "max_grad_norm",
+                "label_smoothing_factor",
             ],
         ),
         (

@@ -237,6 +237,7 @@ def build_training_args(config: RunConfig, run_dir: Path, n_train: int):
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         warmup_steps=int(t.warmup_ratio * total),
         weight_decay=t.weight_decay,
+        label_smoothing_factor=t.label_smoothing_factor,
         lr_scheduler_type=t.lr_scheduler_type,
         optim=t.optim,
         max_grad_norm=t.max_grad_norm,

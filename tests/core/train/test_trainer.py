@@ -223,3 +223,34 @@ def test_the_head_learning_rate_scale_moves_only_the_head_and_follows_the_schedu
         if (ids := {id(p) for p in g["params"]})
     }
     assert rates[True] == pytest.approx(0.1 * rates[False]) and rates[False] < 2e-3
+
+
+def test_label_smoothing_reaches_the_classifier_loss(tiny_bert, tmp_path):
+    """training.label_smoothing_factor is the loss the Trainer computes: the smoothed
+    cross-entropy of the model's logits, not the plain one."""
+    import torch.nn.functional as F
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForSequenceClassification
+
+    from core.train.recipe import build_training_args
+
+    config = RunConfig().replace(training={"label_smoothing_factor": 0.2})
+    args = build_training_args(config, tmp_path, n_train=64)
+    assert args.label_smoothing_factor == 0.2
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert)
+    with torch.no_grad():  # confident logits, where smoothing changes the loss
+        model.classifier.weight.mul_(200.0)
+    model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=4, lora_alpha=8))
+    model.eval()
+    trainer = StudioTrainer(model=model, args=args, eval_dataset=[{"input_ids": [5]}])
+    ids = torch.randint(5, 90, (4, 12))
+    labels = torch.tensor([0, 1, 1, 0])
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    loss = trainer.compute_loss(model, dict(inputs))
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=inputs["attention_mask"]).logits
+    smoothed = F.cross_entropy(logits, labels, label_smoothing=0.2)
+    plain = F.cross_entropy(logits, labels)
+    assert float(loss) == pytest.approx(float(smoothed), rel=1e-5)
+    assert abs(float(smoothed) - float(plain)) > 1e-4  # the check can tell the two apart
