@@ -399,7 +399,8 @@ def main(argv=None) -> int:
     for name in names:
         big = name.startswith("realistic")
         steps = args.big_steps + 1 if big else args.steps
-        raw[name] = run_setup(name, configs[name], steps, args.big_rounds if big else args.rounds, work)
+        rounds = args.big_rounds if big else args.rounds
+        raw[name] = run_setup(name, configs[name], steps, rounds, work)
         table += summarise(name, raw[name]) + [""]
         if args.json:
             Path(args.json).write_text(json.dumps(raw, indent=1))
