@@ -30,7 +30,13 @@ SLURM_FILE = "slurm.json"
 JOB_PREFIX = "fs-"  # every studio job's name starts with this (core.cluster.sbatch)
 COMMAND_TIMEOUT_S = 30
 NODE_LOCAL = ("/tmp", "/var/tmp", "/dev/shm", "/run")
-ACTIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"}
+# States in which Slurm still holds the job (squeue's JOB STATE CODES): the trainer may still run
+# and write its own end. SIGNALING is what squeue shows while the time limit's `--signal` warning
+# is delivered; counting it as an end marked a job that was saving its checkpoint "failed".
+ACTIVE = {
+    "PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_FED",
+    "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD",
+}  # fmt: skip
 
 
 class SlurmError(Exception):
@@ -213,8 +219,14 @@ def _sbatch(run_dir: Path, resume: str | None) -> str:
     runs.write_json_atomic(
         run_dir / SLURM_FILE, {"job_id": job_id, "submitted": time.time(), "script": SBATCH_FILE}
     )
+    # A new job has been asked nothing: an earlier job's Stop (`stop_requested`) would otherwise
+    # get this one cancelled by `refresh` once the grace time has passed since that old Stop.
     runs.write_status(
-        run_dir, state="queued", message=f"Submitted to Slurm as job {job_id}", slurm_job=job_id
+        run_dir,
+        state="queued",
+        message=f"Submitted to Slurm as job {job_id}",
+        slurm_job=job_id,
+        stop_requested=None,
     )
     return job_id
 

@@ -164,7 +164,7 @@ def _train(
     tracking.finish("stopped" if stopped else "completed")  # MLflow: the card, the adapter
     return {
         "state": "stopped" if stopped else "completed",
-        "message": _outcome(trainer, stopped),
+        "message": _outcome(trainer, stopped, _stopped_by(run_dir)),
         "step": trainer.state.global_step,
         "finished": time.time(),
     }
@@ -189,7 +189,16 @@ def _learn_speed(config: RunConfig, model_path: str, args, seconds: float, token
         print(f"speed calibration: element-wise factor now {factor:.2f}", flush=True)
 
 
-def _outcome(trainer, stopped: bool) -> str:
+def _stopped_by(run_dir: Path) -> str:
+    """Who stopped the run, in words: the user's Stop (which writes `stop_requested`, locally or
+    through Slurm) or, in a Slurm job with no such request, the time limit's warning signal
+    (`#SBATCH --signal=TERM@60`)."""
+    if os.environ.get("SLURM_JOB_ID") and not runs.read_status(run_dir).get("stop_requested"):
+        return "before Slurm's time limit"
+    return "by you"
+
+
+def _outcome(trainer, stopped: bool, by: str = "by you") -> str:
     """What was saved, in words: with early stopping the best checkpoint is what the adapter holds."""
     best = getattr(trainer.state, "best_global_step", None)
     kept_best = trainer.args.load_best_model_at_end and best
@@ -200,7 +209,7 @@ def _outcome(trainer, stopped: bool) -> str:
             if kept_best
             else f"the adapter was saved as of step {step}"
         )
-        return f"Stopped by you at step {step}; {saved}. A checkpoint is kept to resume from."
+        return f"Stopped {by} at step {step}; {saved}. A checkpoint is kept to resume from."
     if kept_best and best != step:
         return f"Training finished; the adapter is the best checkpoint (step {best})."
     return "Training finished"

@@ -2,6 +2,7 @@
 Slurm's error lines in plain words."""
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,56 @@ def test_experts_page_says_so_when_no_cluster_answers(tmp_path, monkeypatch, dat
     notes = " ".join(str(info.value) for info in at.info)
     assert "sinfo cannot reach a cluster: Could not establish a configuration source" in notes
     assert "set SLURM_CONF" in notes and "res_nsearch" not in notes
+
+
+@pytest.mark.parametrize(
+    ("squeue_says", "state_after"),
+    [
+        ("SIGNALING|None", "running"),  # the time limit's --signal warning being delivered
+        ("STAGE_OUT|None", "running"),
+        ("COMPLETING|None", "running"),
+        ("FAILED|NonZeroExitCode", "failed"),
+        ("TIMEOUT|None", "stopped"),
+    ],
+)
+def test_only_an_ended_job_ends_the_run(tmp_path, monkeypatch, squeue_says, state_after):
+    """While Slurm still holds the job the trainer writes its own end: a transient state such
+    as SIGNALING (seen while the time-limit warning reached a saving trainer) must not mark the
+    run failed; a job Slurm really ended does."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "squeue").write_text(f"#!/bin/sh\necho '{squeue_says}'\n")
+    (bin_dir / "squeue").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    run_dir = runs.create_run(RunConfig(), root=tmp_path / "runs")
+    (run_dir / slurm.SLURM_FILE).write_text('{"job_id": "42"}')
+    runs.write_status(run_dir, state="running", step=3)
+    status = slurm.refresh(run_dir)
+    assert status["slurm_state"] == squeue_says.split("|")[0]
+    assert status["state"] == state_after
+    assert runs.read_status(run_dir)["state"] == state_after
+
+
+def test_a_resumed_job_is_not_cancelled_for_the_stop_of_the_job_before(tmp_path, monkeypatch):
+    """Stop, then Resume days later: the new job must run, not be cancelled by the next refresh
+    because the earlier job's Stop is older than the grace time."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    scripts = {
+        "sbatch": "echo '77'",
+        "squeue": "echo 'RUNNING|None'",
+        "scancel": f'echo "$@" >> {tmp_path}/scancel.log',
+    }
+    for name, body in scripts.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    run_dir = runs.create_run(RunConfig(), root=tmp_path / "runs")
+    (run_dir / "train.sbatch").write_text("#!/bin/sh\n")
+    (run_dir / slurm.SLURM_FILE).write_text('{"job_id": "76"}')
+    runs.write_status(run_dir, state="stopped", step=5, stop_requested=time.time() - 3600)
+    assert slurm.resubmit(run_dir) == "77"
+    runs.write_status(run_dir, state="running", step=6)  # the new job's trainer started
+    status = slurm.refresh(run_dir)
+    assert status["state"] == "running"
+    assert not (tmp_path / "scancel.log").exists()

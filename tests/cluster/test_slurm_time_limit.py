@@ -47,7 +47,8 @@ def test_time_limit_leaves_a_checkpoint_that_resume_continues(slurm_cluster, tin
     )
     status = jobs.wait_for(run_dir, timeout=JOB_TIMEOUT_S)
     assert status["state"] == "stopped", _why(run_dir)
-    assert "stop_requested" not in status  # Slurm's warning stopped it, not the Stop button
+    assert not status.get("stop_requested")  # Slurm's warning stopped it, not the Stop button
+    assert status["message"].startswith("Stopped before Slurm's time limit at step"), status
     stopped_at = status["step"]
     assert 2 <= stopped_at < status["total_steps"]
     saved = [
@@ -63,6 +64,7 @@ def test_time_limit_leaves_a_checkpoint_that_resume_continues(slurm_cluster, tin
     assert slurm.request_stop(run_dir)  # continuing is shown; no need to train to the end
     status = jobs.wait_for(run_dir, timeout=JOB_TIMEOUT_S)
     assert status["state"] == "stopped", _why(run_dir)
+    assert status["message"].startswith("Stopped by you at step"), status
     log = (run_dir / f"slurm-{resumed}.out").read_text()
     logged = [int(step) for step in re.findall(r"\[step (\d+)/", log)]
     assert logged and logged[0] == max(saved) + 1, log[-2000:]  # from the checkpoint, not step 1
