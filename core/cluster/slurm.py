@@ -269,7 +269,7 @@ def stop(job_id: str, grace_s: float = 60.0) -> JobState:
     if state.state == "RUNNING":
         _run(["scancel", "--signal=TERM", job_id])
         deadline = time.monotonic() + grace_s
-        while state.state in ("RUNNING", "COMPLETING") and time.monotonic() < deadline:
+        while state.active and state.state != "PENDING" and time.monotonic() < deadline:
             time.sleep(1)
             state = job_state(job_id)
     if state.active:

@@ -153,14 +153,16 @@ def test_two_process_job_trains_on_both_ranks_like_a_local_run(slurm_cluster, ti
     config.save(cluster_run / runs.CONFIG_FILE)
     job_id = slurm.submit(cluster_run)
     local_run = jobs.start_job(config, root=tmp_path / "local")
-    assert jobs.wait_for(local_run, timeout=JOB_TIMEOUT_S)["state"] == "completed"
-    assert jobs.wait_for(cluster_run, timeout=JOB_TIMEOUT_S)["state"] == "completed"
-    assert _job_end(job_id).state == "COMPLETED"
+    assert jobs.wait_for(local_run, timeout=JOB_TIMEOUT_S)["state"] == "completed", _why(local_run)
+    assert jobs.wait_for(cluster_run, timeout=JOB_TIMEOUT_S)["state"] == "completed", _why(
+        cluster_run
+    )
+    assert _job_end(job_id).state == "COMPLETED", _why(cluster_run)
     log = (cluster_run / f"slurm-{job_id}.out").read_text()
-    assert "rank 0 of 2 starts training" in log and "rank 1 of 2 starts training" in log
+    assert "rank 0 of 2 starts training" in log and "rank 1 of 2 starts training" in log, log
     losses = [
         [m["loss"] for m in runs.read_metrics(run) if "loss" in m]
         for run in (cluster_run, local_run)
     ]
-    assert len(losses[0]) == len(losses[1]) > 1
+    assert len(losses[0]) == len(losses[1]) > 1, losses
     assert losses[0] == pytest.approx(losses[1], abs=1e-4)
