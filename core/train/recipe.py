@@ -191,11 +191,15 @@ def _learn_speed(config: RunConfig, model_path: str, args, seconds: float, token
 
 def _stopped_by(run_dir: Path) -> str:
     """Who stopped the run, in words: the user's Stop (which writes `stop_requested`, locally or
-    through Slurm) or, in a Slurm job with no such request, the time limit's warning signal
-    (`#SBATCH --signal=TERM@60`)."""
-    if os.environ.get("SLURM_JOB_ID") and not runs.read_status(run_dir).get("stop_requested"):
-        return "before Slurm's time limit"
-    return "by you"
+    through Slurm) or, in a job submitted to Slurm with no such request, the time limit's warning
+    signal (`#SBATCH --signal=TERM@60`)."""
+    from core.cluster.slurm import SLURM_FILE
+
+    if not (Path(run_dir) / SLURM_FILE).exists() or not os.environ.get("SLURM_JOB_ID"):
+        return "by you"  # a local run, also one started inside an allocation
+    if runs.read_status(run_dir).get("stop_requested"):
+        return "by you"
+    return "before Slurm's time limit"
 
 
 def _outcome(trainer, stopped: bool, by: str = "by you") -> str:

@@ -144,3 +144,20 @@ def test_a_resumed_job_is_not_cancelled_for_the_stop_of_the_job_before(tmp_path,
     status = slurm.refresh(run_dir)
     assert status["state"] == "running"
     assert not (tmp_path / "scancel.log").exists()
+
+
+def test_a_stop_is_put_down_to_whoever_asked(tmp_path, monkeypatch):
+    """The trainer's "Stopped … at step N": the user's Stop, or Slurm's time-limit warning in a
+    submitted job nobody asked to stop; a local run inside an allocation is still the user's."""
+    from core.train.recipe import _stopped_by
+
+    run_dir = runs.create_run(RunConfig(), root=tmp_path / "runs")
+    monkeypatch.setenv("SLURM_JOB_ID", "9")
+    assert _stopped_by(run_dir) == "by you"  # started here (no slurm.json), inside salloc
+    (run_dir / slurm.SLURM_FILE).write_text('{"job_id": "9"}')
+    assert _stopped_by(run_dir) == "before Slurm's time limit"
+    runs.write_status(run_dir, stop_requested=time.time())
+    assert _stopped_by(run_dir) == "by you"
+    monkeypatch.delenv("SLURM_JOB_ID")
+    runs.write_status(run_dir, stop_requested=None)
+    assert _stopped_by(run_dir) == "by you"  # the supervisor's own process, not a Slurm job
