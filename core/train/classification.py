@@ -79,19 +79,70 @@ def load_base(config: RunConfig, model_path: str, labels: list[str], precision: 
         pooling = resolve_pooling(config.model.pooling, model_path, model_config)
     except PoolingError as err:
         raise ConfigError(str(err)) from err
-    model = classifier_class(model_config, pooling).from_pretrained(
-        model_path,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
-        **loading,
-    )
+    with _plain_load_report():
+        model, info = classifier_class(model_config, pooling).from_pretrained(
+            model_path,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
+            output_loading_info=True,
+            **loading,
+        )
+    print(load_report_line(info, len(labels)), flush=True)
     model.config.pad_token_id = tokenizer.pad_token_id
     model.config.classifier_pooling = pooling
     # transformers 5 scales the loss wrongly for models whose forward takes **kwargs under DDP or
     # gradient accumulation (the BERT classifier logged 1.36 instead of 0.69): see ENGINES.md.
     model.accepts_loss_kwargs = False
     return model, tokenizer
+
+
+class _DropLoadReport:
+    """A logging filter for transformers' "LOAD REPORT" banner: on a classifier it always lists
+    the new head as MISSING, in colour codes, as a warning on the Train page's log tail."""
+
+    def filter(self, record) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+
+class _plain_load_report:
+    """While loading, transformers' banner is held back; `load_report_line` says the same plainly."""
+
+    def __enter__(self):
+        import logging
+
+        self.logger = logging.getLogger("transformers.modeling_utils")
+        self.filter = _DropLoadReport()
+        self.logger.addFilter(self.filter)
+
+    def __exit__(self, *exc):
+        self.logger.removeFilter(self.filter)
+
+
+def load_report_line(info: dict, n_labels: int, shown: int = 6) -> str:
+    """What loading the checkpoint found, in one line: the classifier head for `n_labels` labels
+    is new (expected: a base model has none), and any other weight that was missing, unused or
+    of another shape, named (those are worth a look)."""
+
+    def names(keys) -> str:
+        keys = sorted(keys)
+        more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+        return ", ".join(keys[:shown]) + more
+
+    missing = list(info.get("missing_keys") or [])
+    head = [k for k in missing if k.split(".")[0] in ("classifier", "score", "pre_classifier")]
+    parts = [f"a new classifier head for {n_labels} labels ({names(head)})"] if head else []
+    if other := [k for k in missing if k not in head]:
+        parts.append(f"not in the checkpoint, started at random: {names(other)}")
+    if unexpected := list(info.get("unexpected_keys") or []):
+        parts.append(f"in the checkpoint but unused: {names(unexpected)}")
+    if mismatched := list(info.get("mismatched_keys") or []):
+        parts.append(
+            f"of another shape, started at random: {names(m[0] if isinstance(m, (list, tuple)) else m for m in mismatched)}"
+        )
+    return "Loaded the base model: " + (
+        "; ".join(parts) if parts else "every weight from the checkpoint"
+    )
 
 
 def classification_metrics(logits: np.ndarray, label_ids: np.ndarray, n_labels: int) -> dict:
