@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 
@@ -97,26 +100,21 @@ def load_base(config: RunConfig, model_path: str, labels: list[str], precision: 
     return model, tokenizer
 
 
-class _DropLoadReport:
-    """A logging filter for transformers' "LOAD REPORT" banner: on a classifier it always lists
-    the new head as MISSING, in colour codes, as a warning on the Train page's log tail."""
+@contextmanager
+def _plain_load_report():
+    """Hold back transformers' "LOAD REPORT" banner while loading (on a classifier it always lists
+    the new head as MISSING, in colour codes, as a warning on the Train page's log tail);
+    `load_report_line` says the same plainly. Only that one message is dropped."""
+    logger = logging.getLogger("transformers.modeling_utils")
 
-    def filter(self, record) -> bool:
+    def not_the_banner(record) -> bool:
         return "LOAD REPORT" not in str(record.msg)
 
-
-class _plain_load_report:
-    """While loading, transformers' banner is held back; `load_report_line` says the same plainly."""
-
-    def __enter__(self):
-        import logging
-
-        self.logger = logging.getLogger("transformers.modeling_utils")
-        self.filter = _DropLoadReport()
-        self.logger.addFilter(self.filter)
-
-    def __exit__(self, *exc):
-        self.logger.removeFilter(self.filter)
+    logger.addFilter(not_the_banner)
+    try:
+        yield
+    finally:
+        logger.removeFilter(not_the_banner)
 
 
 def load_report_line(info: dict, n_labels: int, shown: int = 6) -> str:
@@ -136,10 +134,9 @@ def load_report_line(info: dict, n_labels: int, shown: int = 6) -> str:
         parts.append(f"not in the checkpoint, started at random: {names(other)}")
     if unexpected := list(info.get("unexpected_keys") or []):
         parts.append(f"in the checkpoint but unused: {names(unexpected)}")
-    if mismatched := list(info.get("mismatched_keys") or []):
-        parts.append(
-            f"of another shape, started at random: {names(m[0] if isinstance(m, (list, tuple)) else m for m in mismatched)}"
-        )
+    if mismatched := list(info.get("mismatched_keys") or []):  # (name, shapes…) or names
+        reshaped = [m[0] if isinstance(m, (list, tuple)) else m for m in mismatched]
+        parts.append(f"of another shape, started at random: {names(reshaped)}")
     return "Loaded the base model: " + (
         "; ".join(parts) if parts else "every weight from the checkpoint"
     )
