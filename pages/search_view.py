@@ -14,12 +14,15 @@ from core import jobs, runs
 from core.plots.trials import trials_figure
 from core.search import (
     DEFAULT_BUDGET_MINUTES,
+    MIN_TRIAL_STEPS,
     SearchSpace,
     minimum_budget_s,
     read_search,
     suggested_budget_s,
 )
 from pages.common import hardware, is_expert
+
+OVERRUN_NOTE_S = 5  # seconds past the budget before the page explains why
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -177,6 +180,13 @@ def render_search(run_dir: str) -> None:
         text=f"{state.capitalize()} · {elapsed / 60:.1f} of {budget / 60:.1f} minutes"
         + (f" · {status.get('message', '')}" if state in runs.ACTIVE_STATES else ""),
     )
+    over = elapsed - budget
+    if budget and state in runs.FINAL_STATES and over > OVERRUN_NOTE_S:
+        st.caption(
+            f"Auto ran {over:.0f} s past its {budget / 60:g}-minute budget: it never stops a "
+            f"trial before {MIN_TRIAL_STEPS} steps (fewer learn nothing here), and a run stopped "
+            "at the deadline still saves and evaluates its best checkpoint."
+        )
     if any(t.get("values") for t in search.get("trials", [])):
         st.plotly_chart(
             trials_figure(search, search.get("metric", "validation accuracy")), width="stretch"

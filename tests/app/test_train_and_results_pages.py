@@ -226,6 +226,33 @@ def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_w
     assert chart["layout"]["yaxis"]["title"]["text"] == "validation macro-F1"
 
 
+def test_a_search_that_ran_past_its_budget_says_by_how_much_and_why(app, reviews_csv):
+    import time
+
+    from core.search import create_search, read_search, write_search
+    from core.settings import RunConfig
+
+    config = RunConfig().replace(
+        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"},
+        name="auto",
+    )
+    parent = runs.create_run(config)
+    create_search(parent, budget_minutes=1.5)
+    search = read_search(parent)
+    search.update(started=time.time() - 102, metric="validation macro-F1", trials=[])
+    write_search(parent, search)
+    runs.write_status(parent, state="completed", message="Auto tried 1 setting.")
+    runs.write_status(parent, finished=search["started"] + 88)
+    app.session_state["run_dir"] = str(parent)
+    go(app, "pages/train.py")
+    assert "past its" not in texts(app.caption)  # within its budget: nothing to explain
+    runs.write_status(parent, finished=search["started"] + 102)
+    go(app, "pages/train.py")
+    assert "Auto ran 12 s past its 1.5-minute budget: it never stops a trial before 80 steps" in (
+        texts(app.caption)
+    )
+
+
 def test_a_budget_short_of_autos_plan_says_so_and_offers_the_budget_it_needs(app, reviews_csv):
     import math
 
