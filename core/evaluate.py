@@ -58,14 +58,17 @@ def load_classifier(run_dir: Path) -> Classifier:
     else:
         from peft import PeftModel
 
+        from core.train.classification import plain_load_report
+
         base_path = resolve_model_path(meta["base_model"])
         model_class = classifier_class(AutoConfig.from_pretrained(base_path), pooling)
-        base = model_class.from_pretrained(
-            base_path,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={n: i for i, n in enumerate(labels)},
-        )
+        with plain_load_report():  # the head it calls missing is the adapter's, loaded below
+            base = model_class.from_pretrained(
+                base_path,
+                num_labels=len(labels),
+                id2label=dict(enumerate(labels)),
+                label2id={n: i for i, n in enumerate(labels)},
+            )
         base.config.pad_token_id = tokenizer.pad_token_id
         base.config.classifier_pooling = pooling
         model = PeftModel.from_pretrained(base, str(adapter_dir))

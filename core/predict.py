@@ -269,11 +269,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{summary['text_column']!r}) in {summary['seconds']:.1f} s "
         f"({summary['rows_per_s']:.0f} rows/s) → {args.out}"
     )
-    if summary["predicted"] < summary["rows"]:
-        print(f"{summary['rows'] - summary['predicted']} rows had no text: left unlabelled.")
+    if empty := summary["rows"] - summary["predicted"]:
+        print(f"{empty:,} {'row' if empty == 1 else 'rows'} had no text: left unlabelled.")
     if "accuracy" in summary:
+        rows = "row" if summary["labelled"] == 1 else "rows"
         print(
-            f"On the {summary['labelled']:,} labelled rows: accuracy {summary['accuracy']:.1%}, "
+            f"On the {summary['labelled']:,} labelled {rows}: accuracy {summary['accuracy']:.1%}, "
             f"macro-F1 {summary['macro_f1']:.3f}"
         )
     return 0

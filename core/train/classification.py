@@ -82,7 +82,7 @@ def load_base(config: RunConfig, model_path: str, labels: list[str], precision: 
         pooling = resolve_pooling(config.model.pooling, model_path, model_config)
     except PoolingError as err:
         raise ConfigError(str(err)) from err
-    with _plain_load_report():
+    with plain_load_report():
         model, info = classifier_class(model_config, pooling).from_pretrained(
             model_path,
             num_labels=len(labels),
@@ -101,10 +101,11 @@ def load_base(config: RunConfig, model_path: str, labels: list[str], precision: 
 
 
 @contextmanager
-def _plain_load_report():
+def plain_load_report():
     """Hold back transformers' "LOAD REPORT" banner while loading (on a classifier it always lists
-    the new head as MISSING, in colour codes, as a warning on the Train page's log tail);
-    `load_report_line` says the same plainly. Only that one message is dropped."""
+    the new head as MISSING, in colour codes, as a warning on the Train page's log tail, and at
+    prediction tells the user to train a model whose trained head the adapter restores next);
+    `load_report_line` says what matters plainly. Only that one message is dropped."""
     logger = logging.getLogger("transformers.modeling_utils")
 
     def not_the_banner(record) -> bool:

@@ -7,10 +7,12 @@ from core.settings import RunConfig
 from core.train.classification import load_base, load_report_line
 
 
-def test_the_new_head_is_one_plain_line_and_the_banner_is_gone(capfd):
+def test_the_new_head_is_one_plain_line_and_the_banner_is_gone(capfd, caplog):
     load_base(RunConfig(), embedded_model_path(), ["no", "yes", "maybe"])
     out, err = capfd.readouterr()
     assert "LOAD REPORT" not in out + err and "\x1b[" not in out + err
+    # transformers' handler may write to a stream captured before capfd: check the records too.
+    assert not [r for r in caplog.records if "LOAD REPORT" in r.getMessage()]
     assert (
         "Loaded the base model: a new classifier head for 3 labels "
         "(classifier.bias, classifier.weight)" in out
