@@ -183,10 +183,9 @@ def test_experts_can_narrow_autos_search_space(app):
     assert "search space is empty" in texts(app.warning)
 
 
-def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_won(
-    app, reviews_csv
-):
-    from core.search import create_search, read_search, write_search
+def auto_parent(reviews_csv, budget_minutes: float):
+    """(an Auto search's parent run on the reviews, its search.json as written at the start)."""
+    from core.search import create_search, read_search
     from core.settings import RunConfig
 
     config = RunConfig().replace(
@@ -194,8 +193,16 @@ def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_w
         name="auto",
     )
     parent = runs.create_run(config)
-    create_search(parent, budget_minutes=5)
-    search = read_search(parent)
+    create_search(parent, budget_minutes=budget_minutes)
+    return parent, read_search(parent)
+
+
+def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_won(
+    app, reviews_csv
+):
+    from core.search import write_search
+
+    parent, search = auto_parent(reviews_csv, budget_minutes=5)
     params = {"learning_rate": 3e-3, "lora_r": 16, "batch_size": 16}
     search.update(
         started=1.0,
@@ -229,16 +236,9 @@ def test_a_finished_auto_search_shows_its_trials_ranked_by_macro_f1_and_why_it_w
 def test_a_search_that_ran_past_its_budget_says_by_how_much_and_why(app, reviews_csv):
     import time
 
-    from core.search import create_search, read_search, write_search
-    from core.settings import RunConfig
+    from core.search import write_search
 
-    config = RunConfig().replace(
-        data={"path": str(reviews_csv), "text_column": "text", "label_column": "label"},
-        name="auto",
-    )
-    parent = runs.create_run(config)
-    create_search(parent, budget_minutes=1.5)
-    search = read_search(parent)
+    parent, search = auto_parent(reviews_csv, budget_minutes=1.5)
     search.update(started=time.time() - 102, metric="validation macro-F1", trials=[])
     write_search(parent, search)
     runs.write_status(parent, state="completed", message="Auto tried 1 setting.")
