@@ -181,7 +181,8 @@ def render_search(run_dir: str) -> None:
         + (f" · {status.get('message', '')}" if state in runs.ACTIVE_STATES else ""),
     )
     over = elapsed - budget
-    if budget and state in runs.FINAL_STATES and over > OVERRUN_NOTE_S:
+    finished = state in ("completed", "stopped") and status.get("finished")
+    if budget and finished and over > OVERRUN_NOTE_S:
         st.caption(
             f"Auto ran {over:.0f} s past its {budget / 60:g}-minute budget: it never stops a "
             f"trial before {MIN_TRIAL_STEPS} steps (fewer learn nothing here), and a run stopped "
