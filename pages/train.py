@@ -7,6 +7,7 @@ import streamlit as st
 from core import jobs, runs
 from core.data.load import DataError
 from core.presets import PRESET_NAMES, resolve_preset, summary
+from core.search import is_search, read_search
 from core.settings import SECTIONS, ConfigError
 from core.train.heads import head_words
 from pages.common import (
@@ -62,6 +63,8 @@ if not run_dir:  # a reload or a second tab: find the job that is still running
     if found and not config.data.path:  # a fresh session takes over the job's own choices
         config = runs.read_config(found)
         set_config(config)
+        if budget_s := read_search(found).get("budget_s"):  # a search: the budget it runs under
+            st.session_state["auto_budget_minutes"] = budget_s / 60
 stepper("Train")
 st.header("Train your model")
 ready = readiness()
@@ -209,7 +212,7 @@ if run_dir:
     cluster_caption(run_dir, status)
     fingerprint = runs.read_config(Path(run_dir)).data.fingerprint
     st.caption(f"Data fingerprint `{fingerprint or 'n/a'}`: the exact data this run trains on.")
-    searching = (Path(run_dir) / "search.json").exists()
+    searching = is_search(Path(run_dir))
     live = render_search if searching else render_live
     st.fragment(run_every=2 if active else None)(live)(run_dir)
     render_sample_batch(Path(run_dir))

@@ -74,6 +74,8 @@ def test_guided_path_to_downloaded_adapter(app_url, browser):
         timeout=60_000
     )
     assert page.get_by_text("Upload a data file").count() == 0  # it took over the job's choices
+    # and the budget the search runs under (the new session's default would say 5)
+    assert page.get_by_label("Time budget for Auto (minutes)", exact=True).input_value() == "1.50"
 
     page.get_by_role("button", name="Next: see the results").wait_for(timeout=480_000)
     settle(page)
