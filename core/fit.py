@@ -108,8 +108,29 @@ def data_settings(table, text: str, label: str, task: str) -> tuple[str, dict]:
     return task, {"text_column": text or shape.get("text", ""), "label_column": ""}
 
 
-def build_config(args: argparse.Namespace) -> tuple[RunConfig, str]:
-    """The run's config and the resolved plan in words.
+def how_it_was_read(path: Path, table, task: str, columns: dict) -> list[str]:
+    """What the Data page shows before training, as lines for the terminal: rows, what was
+    guessed (header, separator, layout), every line left out with its number, and the columns
+    and task used, so a wrong guess is seen before the run and not after it."""
+    lines = [f"Read {path.name}: {len(table):,} rows."]
+    left_out = table.attrs.get("bad_lines") or {"count": 0, "listed": []}
+    for note in table.attrs.get("notes", []):
+        lines.append(note.replace("they are listed below the preview", "the first are below"))
+    for bad in left_out["listed"]:
+        lines.append(f"  line {bad['lines']}: {bad['problem']}: {bad['content']}")
+    used = {key: name for key, name in columns.items() if name}
+    described = ", ".join(
+        f"{k.removesuffix('_column').replace('_', ' ')} column {v!r}" for k, v in used.items()
+    )
+    if task == "classification":
+        labels = table[columns["label_column"]].dropna().astype(str).str.strip()
+        described += f" ({labels[labels != ''].nunique():,} labels)"
+    lines.append(f"Task {task}: {described}. Change it with --text, --label or --task.")
+    return lines
+
+
+def build_config(args: argparse.Namespace) -> tuple[RunConfig, str, list[str]]:
+    """The run's config, the resolved plan in words, and how the data file was read.
 
     Raises:
         DataError, ConfigError: the data, a column or a setting cannot be used (message says why).
@@ -121,6 +142,7 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, str]:
         from core.data.detect import check_labels
 
         check_labels(table, columns["label_column"])
+    reading = how_it_was_read(path, table, task, columns)
     config = RunConfig().replace(
         model={"name_or_path": args.model, "task": task},
         data={"path": str(path), "validation_fraction": args.validation_fraction, **columns},
@@ -128,7 +150,8 @@ def build_config(args: argparse.Namespace) -> tuple[RunConfig, str]:
     )
     preset = next(p for p in PRESET_NAMES if p.lower() == args.preset)
     config, plan = resolve_preset(config, preset)
-    return config.replace(name=preset.lower(), **setting_changes(args.set)), plan.describe()
+    config = config.replace(name=preset.lower(), **setting_changes(args.set))
+    return config, plan.describe(), reading
 
 
 def new_run_dir(config: RunConfig, out: str) -> Path:
@@ -163,7 +186,8 @@ def follow(run_dir: Path) -> dict:
 def fit(args: argparse.Namespace) -> int:
     """Run the whole path; return the exit code (0 trained, 1 training failed, 2 bad input)."""
     try:
-        config, plan = build_config(args)
+        config, plan, reading = build_config(args)
+        print("\n".join(reading), flush=True)
         from core.train.preflight import start_adapter_problem
 
         if problem := start_adapter_problem(config):

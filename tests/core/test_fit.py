@@ -91,9 +91,30 @@ def test_a_budget_short_of_autos_plan_is_said_with_the_budget_it_needs(reviews_c
     from core.fit import build_config, say_if_budget_short
     from core.search import suggested_budget_s
 
-    config, _ = build_config(parse_args(["--data", str(reviews_csv), "--preset", "auto"]))
+    config, _, _ = build_config(parse_args(["--data", str(reviews_csv), "--preset", "auto"]))
     needed = suggested_budget_s(config) / 60
     say_if_budget_short(config, needed / 2)
     assert f"Auto needs about {math.ceil(needed)} minutes here" in capsys.readouterr().out
     say_if_budget_short(config, needed + 1)
     assert capsys.readouterr().out == ""
+
+
+def test_it_says_how_it_read_the_file_before_training(tmp_path):
+    """A headerless TSV with one broken line: the header guess, the line left out (by number) and
+    the columns and task are printed, as the Data page shows them."""
+    from core.fit import build_config
+
+    rows = [f"a sentence number {i} that reads like a review\t{i % 2}" for i in range(40)]
+    rows.insert(5, 'a broken "quote\tx\ty')
+    data = tmp_path / "sentences.tsv"
+    data.write_text("\n".join(rows) + "\n")
+    _, _, reading = build_config(parse_args(["--data", str(data), "--preset", "quick"]))
+    text = "\n".join(reading)
+    assert reading[0] == "Read sentences.tsv: 40 rows."
+    assert "No header row found: columns named text, label" in text
+    assert "Lines that could not be read: 1 (line 6)" in text and "the first are below" in text
+    assert '  line 6: 3 fields where the others have 2: a broken "quote|x|y' in reading
+    assert reading[-1] == (
+        "Task classification: text column 'text', label column 'label' (2 labels). "
+        "Change it with --text, --label or --task."
+    )
