@@ -113,8 +113,7 @@ def how_it_was_read(path: Path, table, task: str, columns: dict) -> list[str]:
     guessed (header, separator, layout), every line left out with its number, and the columns
     and task used, so a wrong guess is seen before the run and not after it."""
     lines = [f"Read {path.name}: {len(table):,} rows."]
-    for note in table.attrs.get("notes", []):
-        lines.append(note.replace("they are listed below the preview", "the first are below"))
+    lines += table.attrs.get("notes", [])
     for bad in (table.attrs.get("bad_lines") or {}).get("listed", []):
         lines.append(f"  line {bad['lines']}: {bad['problem']}: {bad['content']}")
     used = {key: name for key, name in columns.items() if name}

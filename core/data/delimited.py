@@ -292,8 +292,8 @@ def parse_delimited(
     if bad:
         notes.append(
             f"Lines that could not be read: {len(bad):,} (line "
-            f"{_line_list([s[0] for s, _, _ in bad])}). They are not in the table; they are "
-            "listed below the preview."
+            f"{_line_list([s[0] for s, _, _ in bad])}). They are not in the table; the "
+            "first few are listed with their content."
         )
     table.attrs["header"] = {"first_row_is_header": bool(header), "guessed": guessed}
     table.attrs["bad_lines"] = bad_lines_record(bad)

@@ -223,7 +223,7 @@ def parse_jsonl(text: str, name: str) -> tuple[pd.DataFrame, list[str]]:
         shown = ", ".join(str(s[0]) for s, _, _ in bad[:8]) + (" …" if len(bad) > 8 else "")
         notes.append(
             f"Lines that are not valid JSON: {len(bad):,} (line {shown}). They are not in the "
-            "table; they are listed below the preview. Fix or delete them."
+            "table; the first few are listed with their content. Fix or delete them."
         )
     table.attrs["bad_lines"] = bad_lines_record(bad)
     return table, notes

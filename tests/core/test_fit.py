@@ -112,7 +112,7 @@ def test_it_says_how_it_read_the_file_before_training(tmp_path):
     text = "\n".join(reading)
     assert reading[0] == "Read sentences.tsv: 40 rows."
     assert "No header row found: columns named text, label" in text
-    assert "Lines that could not be read: 1 (line 6)" in text and "the first are below" in text
+    assert "Lines that could not be read: 1 (line 6)" in text and "the first few are listed" in text
     assert '  line 6: 3 fields where the others have 2: a broken "quote|x|y' in reading
     assert reading[-1] == (
         "Task classification: text column 'text', label column 'label' (2 labels). "
